@@ -1,0 +1,1 @@
+"""The gateway: the composition root that wires devices, store, vision and triage."""

@@ -1,0 +1,54 @@
+"""``urbanops bench ...``: measurements that print figures (``--json``: last line is JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Benchmarks; with --json the last output line is one JSON object.",
+                  no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            if key != "runs":
+                console.print(f"{key:>22}: {value}")
+        for run in result.get("runs", []):
+            console.print(run)
+
+
+@app.command()
+def ingest(
+    duration: Annotated[float, typer.Option(help="Seconds of publishing per gateway setup.")] = 30.0,
+    rate: Annotated[float, typer.Option(help="Offered load, messages/s (all publishers).")] = 12000.0,
+    workers: Annotated[str, typer.Option(help="Gateway process counts to run, comma separated.")] = "1,2",
+    publishers: Annotated[int, typer.Option(help="Publisher processes.")] = 2,
+    baseline: Annotated[float, typer.Option(help="Seconds for the naive baseline.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Telemetry ingest: private broker + DB, 1 and 2 gateways, naive baseline, loss and lag."""
+    from gateway.bench_ingest import run_ingest_bench
+
+    counts = [int(w) for w in workers.split(",") if w.strip()]
+    result = run_ingest_bench(duration, rate, counts, publishers, baseline,
+                              progress=lambda text: console.print(f"[bench] {text}"))
+    _emit(result, as_json)
+
+
+@app.command()
+def ros2(
+    duration: Annotated[float, typer.Option(help="Seconds per message type.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """ROS 2 decode + mapping throughput (NavSatFix, CompressedImage)."""
+    from gateway.bench_ros2 import run_ros2_bench
+
+    console.print("[bench] decoding ROS 2 messages")
+    _emit(run_ros2_bench(duration), as_json)

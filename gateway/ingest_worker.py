@@ -1,0 +1,210 @@
+"""The ingest worker: MQTT bus → ``Ingestor`` → batches → COPY → acks.
+
+The bus thread validates and routes each message into the open batch; the writer thread
+commits a batch when it holds ``batch_max_rows`` rows or is ``batch_max_delay_ms`` old
+(≤ 250 ms), then acknowledges its messages. When the writer falls behind, the bus thread
+blocks, which stops reading from the socket and lets the broker hold the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from devices.topics import ROOT, shared
+from gateway.batch import Batch
+from gateway.bus import BusConfig, Inbound, MqttBus, backoff_delay
+from gateway.ingest import FrameSink, IngestLimits, Ingestor, Ros2Router
+from gateway.settings import Settings
+from gateway.store.writer import StoreError, load_devices, upsert_devices, write_batch
+
+log = logging.getLogger(__name__)
+BatchListener = Callable[[Batch], None]
+
+
+@dataclass
+class WriterStats:
+    batches: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    write_errors: int = 0
+    last_batch_ms: float = 0.0
+    last_commit: float = 0.0
+    db_ok: bool = True
+
+
+def subscriptions(settings: Settings) -> list[str]:
+    """One shared subscription over the platform's namespace: gateway processes in one group
+    split the traffic, and a message on a topic outside the contract still reaches us to be
+    dead-lettered rather than vanishing unseen."""
+    return [shared(f"{ROOT}/#", settings.mqtt_share_group)]
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        frame_sink: FrameSink | None = None,
+        ros2: Ros2Router | None = None,
+        listeners: Iterable[BatchListener] = (),
+        client_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.frame_sink = frame_sink
+        self.ros2 = ros2
+        self.listeners = list(listeners)
+        self.stats = WriterStats()
+        self.max_rows = settings.batch_max_rows
+        self.max_delay_s = settings.batch_max_delay_ms / 1000
+        self._cond = threading.Condition()
+        self._batch = Batch()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._last_devices_flush = 0.0
+        self.ingestor: Ingestor | None = None
+        self.bus = MqttBus(
+            BusConfig(
+                host=settings.mqtt_host, port=settings.mqtt_port,
+                client_id=client_id or settings.mqtt_client_id,
+                username=settings.mqtt_username, password=settings.mqtt_password,
+                tls=settings.mqtt_tls, subscriptions=subscriptions(settings),
+                session_expiry_s=settings.mqtt_session_expiry_s,
+                receive_maximum=settings.mqtt_receive_maximum,
+            ),
+            self._on_message,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> IngestWorker:
+        self._conn = self._connect()
+        self.ingestor = Ingestor(
+            IngestLimits(
+                max_future_s=self.settings.max_future_s,
+                max_clock_skew_s=self.settings.max_clock_skew_s,
+                dedupe_cache_size=self.settings.dedupe_cache_size,
+            ),
+            frame_sink=self.frame_sink, ros2=self.ros2, known_devices=load_devices(self._conn),
+        )
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._writer.start()
+        self.bus.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop receiving, commit what was received, acknowledge it, disconnect."""
+        self.bus.stop()  # no ack can be sent after this; unacked messages are redelivered
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._writer:
+            self._writer.join(30)
+        if self._conn is not None:
+            self._conn.close()
+
+    def health(self) -> dict[str, str]:
+        return {
+            "mqtt": "ok" if self.bus.connected else "degraded",
+            "database": "ok" if self.stats.db_ok else "degraded",
+        }
+
+    # -- bus thread ---------------------------------------------------------------------
+    def _on_message(self, msg: Inbound) -> None:
+        assert self.ingestor is not None
+        with self._cond:
+            # Backpressure: hold the network thread while the writer is far behind.
+            while self._batch.rows >= 4 * self.max_rows and not self._stop.is_set():
+                self._cond.wait(0.5)
+            self.ingestor.handle(msg, self._batch)
+            if self._batch.rows >= self.max_rows:
+                self._cond.notify_all()
+
+    # -- writer thread ------------------------------------------------------------------
+    def _take(self) -> Batch | None:
+        with self._cond:
+            while True:
+                age = time.monotonic() - self._batch.created
+                has_work = bool(self._batch.acks)
+                if has_work and (self._batch.rows >= self.max_rows or age >= self.max_delay_s):
+                    break
+                if self._stop.is_set():
+                    if has_work:
+                        break
+                    return None
+                timeout = self.max_delay_s - age if has_work else self.max_delay_s
+                self._cond.wait(max(0.001, timeout))
+            batch, self._batch = self._batch, Batch()
+            self._cond.notify_all()
+            return batch
+
+    def _write_loop(self) -> None:
+        while (batch := self._take()) is not None:
+            self._commit(batch)
+            for token in batch.acks:
+                self.bus.ack(token)
+            self._flush_devices()
+            for listener in self.listeners:
+                try:
+                    listener(batch)
+                except Exception:
+                    log.exception("batch listener failed")
+        self._flush_devices(force=True)
+
+    def _commit(self, batch: Batch) -> None:
+        attempt = 0
+        rng = random.Random()
+        while True:
+            started = time.perf_counter()
+            try:
+                conn = self._conn if self._conn and not self._conn.closed else self._connect()
+                self._conn = conn
+                result = write_batch(conn, batch)
+            except (StoreError, psycopg.OperationalError) as err:
+                self.stats.write_errors += 1
+                self.stats.db_ok = False
+                log.warning("store write failed (attempt %d): %s", attempt + 1, err)
+                if self._conn is not None and self._conn.closed:
+                    self._conn = None
+                time.sleep(backoff_delay(attempt, 0.2, 5.0, rng))
+                attempt += 1
+                if self._stop.is_set() and attempt > 5:
+                    raise  # unacked: the broker keeps these messages for the next start
+                continue
+            self.stats.db_ok = True
+            self.stats.batches += 1
+            self.stats.rows += sum(result.inserted.values())
+            self.stats.duplicates += result.duplicates
+            self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
+            self.stats.last_commit = time.time()
+            return
+
+    def _flush_devices(self, force: bool = False) -> None:
+        # The registry needs second-level freshness, not per-batch: this keeps upserts off
+        # the hot path at high message rates.
+        now = time.monotonic()
+        if not force and now - self._last_devices_flush < 1.0:
+            return
+        self._last_devices_flush = now
+        assert self.ingestor is not None
+        with self._cond:
+            updates = self.ingestor.take_device_updates()
+        try:
+            conn = self._conn if self._conn and not self._conn.closed else self._connect()
+            self._conn = conn
+            upsert_devices(conn, updates)
+        except (StoreError, psycopg.OperationalError) as err:
+            log.warning("device registry update deferred: %s", err)
+            with self._cond:  # keep them for the next flush
+                for dev_id, seen in updates.items():
+                    self.ingestor.device_updates.setdefault(dev_id, seen)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.database_url, connect_timeout=5)

@@ -1,0 +1,51 @@
+"""Prometheus view of the ingest worker, read at scrape time (no per-message counter cost)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.ingest_worker import IngestWorker
+
+
+class IngestCollector(Collector):
+    def __init__(self, worker: IngestWorker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        w = self.worker
+        ing = w.ingestor
+        yield CounterMetricFamily("urbanops_mqtt_received", "MQTT messages received",
+                                  value=w.bus.stats.received)
+        yield CounterMetricFamily("urbanops_mqtt_acked", "MQTT messages acknowledged after commit",
+                                  value=w.bus.stats.acked)
+        yield GaugeMetricFamily("urbanops_mqtt_connected", "1 when connected to the broker",
+                                value=1 if w.bus.connected else 0)
+        yield CounterMetricFamily("urbanops_store_batches", "Batches committed", value=w.stats.batches)
+        yield CounterMetricFamily("urbanops_store_rows", "Rows committed", value=w.stats.rows)
+        yield CounterMetricFamily("urbanops_store_write_errors", "Failed batch writes (retried)",
+                                  value=w.stats.write_errors)
+        yield GaugeMetricFamily("urbanops_store_last_batch_ms", "Duration of the last batch write",
+                                value=w.stats.last_batch_ms)
+        yield GaugeMetricFamily("urbanops_store_up", "1 when the last write succeeded",
+                                value=1 if w.stats.db_ok else 0)
+        if ing is None:
+            return
+        c = ing.counters
+        yield CounterMetricFamily("urbanops_ingest_messages", "Messages routed", value=c.messages)
+        yield CounterMetricFamily("urbanops_ingest_duplicates", "Redeliveries skipped",
+                                  value=c.duplicates + w.stats.duplicates)
+        yield CounterMetricFamily("urbanops_ingest_clock_skewed", "Messages from skewed clocks",
+                                  value=c.clock_skewed)
+        yield CounterMetricFamily("urbanops_ingest_implausible", "Physically implausible values",
+                                  value=c.implausible)
+        yield CounterMetricFamily("urbanops_frames_received", "Frames accepted", value=c.frames)
+        yield CounterMetricFamily("urbanops_frames_dropped", "Frames dropped (vision behind)",
+                                  value=c.frames_dropped)
+        dead = CounterMetricFamily("urbanops_dead_letters", "Messages refused, by reason",
+                                   labels=["reason"])
+        for reason, n in sorted(c.dead_letters.items()):
+            dead.add_metric([reason], n)
+        yield dead

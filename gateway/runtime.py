@@ -1,0 +1,82 @@
+"""Composition root: builds the gateway's parts from one ``Settings`` and runs them.
+
+``GatewayRuntime`` owns the long-lived resources (MQTT bus, DB connections, maintenance,
+HTTP server); the CLI's ``gateway`` and ``demo`` commands and the end-to-end tests use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from gateway.ingest_worker import IngestWorker
+from gateway.metrics import IngestCollector
+from gateway.settings import Settings
+from gateway.store.maintenance import MaintenanceLoop
+from gateway.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+class GatewayRuntime:
+    def __init__(self, settings: Settings, *, http: bool = True, client_id: str | None = None) -> None:
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id)
+        self.registry.register(IngestCollector(self.ingest))
+        self.maintenance = MaintenanceLoop(
+            settings.database_url, settings.maintenance_interval_s,
+            settings.telemetry_retention_days, settings.offline_after_s,
+        )
+        self.http = http
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    def health(self) -> dict[str, str]:
+        return self.ingest.health()
+
+    def build_app(self) -> Any:
+        from gateway.api.app import create_app
+
+        return create_app(self.settings, registry=self.registry, health=self.health)
+
+    def start(self, *, migrate_first: bool = True) -> GatewayRuntime:
+        if migrate_first:
+            migrate(self.settings.database_url)
+        self.ingest.start()
+        self.maintenance.start()
+        if self.http:
+            config = uvicorn.Config(
+                self.build_app(), host=self.settings.http_host, port=self.settings.http_port,
+                log_level="warning", lifespan="on",
+            )
+            self._server = uvicorn.Server(config)
+            self._server_thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+            self._server_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread:
+                self._server_thread.join(10)
+        self.maintenance.stop()
+        self.ingest.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+
+def _ros2_router(settings: Settings) -> Any:
+    """The ROS 2 decoder, when the ROS 2 support is installed (rosbags is a core dependency)."""
+    try:
+        from gateway.ros2_ingest import Ros2IngestRouter
+    except ImportError:
+        log.warning("ROS 2 decoding unavailable; ros2 topics will be dead-lettered")
+        return None
+    return Ros2IngestRouter(settings)

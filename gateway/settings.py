@@ -1,0 +1,75 @@
+"""All configuration, from ``URBANOPS_*`` environment variables and ``.env``.
+
+This is the only module that reads the environment: entry points build one ``Settings``
+and pass it (or the parts a component needs) down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="URBANOPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str = "urbanops-gateway"
+    mqtt_share_group: str = "gateway"
+    mqtt_session_expiry_s: int = 3600
+    mqtt_receive_maximum: int = 20000
+    database_url: str = "postgresql://urbanops@127.0.0.1:5432/urbanops"
+    db_pool_size: int = 4
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    data_dir: Path = Path("data")
+
+    # ingest
+    batch_max_rows: int = 5000
+    batch_max_delay_ms: int = Field(default=200, le=250)
+    ingest_queue_size: int = 50_000
+    dedupe_cache_size: int = 200_000
+    max_clock_skew_s: float = 300.0
+    max_future_s: float = 86_400.0
+    telemetry_retention_days: int = 30
+    maintenance_interval_s: float = 300.0
+    offline_after_s: float = 120.0
+
+    # vision
+    yolo_weights: Path | None = None
+    device: str = "cpu"
+    vision_queue_size: int = 64
+
+    # triage
+    triage_backend: str = "rules"  # rules | llm
+    llm_model: Path | None = None
+    llm_timeout_s: float = 20.0
+    llm_max_tokens: int = 384
+    llm_threads: int | None = None
+    llm_ctx: int = 2048
+
+    @property
+    def mqtt_host(self) -> str:
+        return urlsplit(self.mqtt_url).hostname or "127.0.0.1"
+
+    @property
+    def mqtt_port(self) -> int:
+        parts = urlsplit(self.mqtt_url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def mqtt_username(self) -> str | None:
+        return urlsplit(self.mqtt_url).username
+
+    @property
+    def mqtt_password(self) -> str | None:
+        return urlsplit(self.mqtt_url).password
+
+    @property
+    def mqtt_tls(self) -> bool:
+        return urlsplit(self.mqtt_url).scheme == "mqtts"

@@ -1,0 +1,1 @@
+"""TimescaleDB store: pool, migrations, batched COPY writer, queries."""

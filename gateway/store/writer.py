@@ -1,0 +1,157 @@
+"""Writes a ``Batch`` in one transaction with COPY.
+
+The fast path COPYs straight into the hypertables. A unique violation means the batch
+holds redeliveries of rows already stored (a gateway restart): the transaction is rolled
+back and the batch goes through temporary staging tables with ``ON CONFLICT DO NOTHING``
+instead, so a redelivered message is never stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors, sql
+
+from gateway.batch import Batch, DeviceSeen
+
+log = logging.getLogger(__name__)
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "telemetry": ("ts", "device_id", "metric", "value", "msg_id", "received_at"),
+    "positions": ("ts", "device_id", "lat", "lon", "alt_m", "msg_id"),
+    "events": ("ts", "received_at", "device_id", "district", "kind", "msg_id", "label",
+               "confidence", "text", "value", "unit", "lat", "lon", "cmd_id"),
+    "device_status": ("ts", "received_at", "device_id", "state", "battery_pct", "msg_id"),
+    "ros2_raw": ("ts", "received_at", "device_id", "ros_topic", "ros_type", "msg_id", "data"),
+}
+DEAD_LETTER_COLUMNS = ("received_at", "topic", "reason", "payload_size", "payload_excerpt",
+                       "device_id")
+
+
+class StoreError(RuntimeError):
+    """The database refused or lost a write."""
+
+
+@dataclass
+class WriteResult:
+    inserted: dict[str, int]
+    duplicates: int
+
+
+def _rows(batch: Batch) -> dict[str, Sequence[tuple[Any, ...]]]:
+    return {
+        "telemetry": batch.telemetry,
+        "positions": batch.positions,
+        "events": batch.events,
+        "device_status": batch.statuses,
+        "ros2_raw": batch.ros2_raw,
+    }
+
+
+def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str],
+          rows: Sequence[tuple[Any, ...]]) -> None:
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cur.copy(stmt) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def write_batch(conn: psycopg.Connection[Any], batch: Batch) -> WriteResult:
+    """Commit everything in ``batch`` exactly once; raise ``StoreError`` on failure."""
+    try:
+        return _write(conn, batch, staged=False)
+    except errors.UniqueViolation:
+        conn.rollback()
+        return _write(conn, batch, staged=True)
+    except psycopg.Error as err:
+        conn.rollback()
+        raise StoreError(f"write of {batch.rows} rows failed: {err}") from err
+
+
+def _write(conn: psycopg.Connection[Any], batch: Batch, staged: bool) -> WriteResult:
+    inserted: dict[str, int] = {}
+    duplicates = 0
+    try:
+        with conn.cursor() as cur:
+            for table, rows in _rows(batch).items():
+                if not rows:
+                    continue
+                columns = TABLES[table]
+                if not staged:
+                    _copy(cur, table, columns, rows)
+                    inserted[table] = len(rows)
+                    continue
+                stage = f"stage_{table}"
+                cur.execute(sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)"
+                    " ON COMMIT DELETE ROWS").format(sql.Identifier(stage), sql.Identifier(table)))
+                _copy(cur, stage, columns, rows)
+                cur.execute(sql.SQL(
+                    "INSERT INTO {} SELECT * FROM {} ON CONFLICT DO NOTHING").format(
+                        sql.Identifier(table), sql.Identifier(stage)))
+                inserted[table] = cur.rowcount
+                duplicates += len(rows) - cur.rowcount
+            if batch.dead_letters:
+                _copy(cur, "dead_letters", DEAD_LETTER_COLUMNS, batch.dead_letters)
+                inserted["dead_letters"] = len(batch.dead_letters)
+        conn.commit()
+    except errors.UniqueViolation:
+        raise
+    except psycopg.Error as err:
+        conn.rollback()
+        raise StoreError(f"write of {batch.rows} rows failed: {err}") from err
+    return WriteResult(inserted, duplicates)
+
+
+UPSERT_DEVICE = """
+INSERT INTO devices AS d (device_id, district, kind, first_seen, last_seen, messages, state,
+    state_ts, battery_pct, lat, lon, alt_m, position_ts, firmware, clock_skew_s)
+VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, 'online'), %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (device_id) DO UPDATE SET
+    last_seen = greatest(d.last_seen, excluded.last_seen),
+    messages = d.messages + excluded.messages,
+    state = CASE WHEN %s::text IS NOT NULL AND (d.state_ts IS NULL OR excluded.state_ts >= d.state_ts)
+                 THEN excluded.state
+                 WHEN %s::text IS NULL AND d.state IN ('offline', 'unknown') THEN 'online'
+                 ELSE d.state END,
+    state_ts = greatest(d.state_ts, excluded.state_ts),
+    battery_pct = coalesce(excluded.battery_pct, d.battery_pct),
+    lat = CASE WHEN excluded.position_ts >= coalesce(d.position_ts, '-infinity') THEN excluded.lat ELSE d.lat END,
+    lon = CASE WHEN excluded.position_ts >= coalesce(d.position_ts, '-infinity') THEN excluded.lon ELSE d.lon END,
+    alt_m = CASE WHEN excluded.position_ts >= coalesce(d.position_ts, '-infinity') THEN excluded.alt_m ELSE d.alt_m END,
+    position_ts = greatest(d.position_ts, excluded.position_ts),
+    firmware = coalesce(excluded.firmware, d.firmware),
+    clock_skew_s = CASE WHEN excluded.clock_skew_s IS NOT NULL THEN excluded.clock_skew_s
+                        ELSE d.clock_skew_s END
+"""
+
+
+def upsert_devices(conn: psycopg.Connection[Any], updates: dict[str, DeviceSeen]) -> None:
+    """Refresh the device registry (last seen, state, battery, position, clock skew)."""
+    if not updates:
+        return
+    params = [
+        (dev_id, d.district, d.kind, d.first_seen, d.last_seen, d.messages, d.state, d.state_ts,
+         d.battery_pct, d.lat, d.lon, d.alt_m, d.position_ts, d.firmware, d.clock_skew_s,
+         d.state, d.state)
+        for dev_id, d in sorted(updates.items())  # fixed order: no deadlocks between gateways
+    ]
+    try:
+        with conn.cursor() as cur:
+            cur.executemany(UPSERT_DEVICE, params)
+        conn.commit()
+    except psycopg.Error as err:
+        conn.rollback()
+        raise StoreError(f"device registry update failed: {err}") from err
+
+
+def load_devices(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    rows = conn.execute("SELECT device_id, district, kind FROM devices").fetchall()
+    conn.commit()
+    return {r[0]: (r[1], r[2]) for r in rows}

@@ -1,0 +1,1 @@
+"""Simulated drones, robots and sensors, scenarios with ground truth."""

@@ -1,0 +1,1 @@
+"""Observations to correlated incidents and emergency tickets."""

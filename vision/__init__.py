@@ -1,0 +1,1 @@
+"""Camera frames to located, privacy-safe observations."""
