@@ -7,8 +7,11 @@ survives the restart) and the store's dedupe keeps redeliveries from being store
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,17 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
+from gateway import mqtt_wire as wire
 
 log = logging.getLogger(__name__)
 
 # CONNACK reason codes after which retrying cannot help (MQTT v5 §3.2.2.2).
-AUTH_FAILURES = {134, 135, 138, 140}  # bad user/password, not authorized, banned, bad auth
+AUTH_FAILURES = {0x86, 0x87, 0x8A, 0x8C}  # bad user/password, not authorized, banned, bad auth
 
 
 class MqttAuthError(RuntimeError):
@@ -58,6 +56,7 @@ class BusConfig:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: str | None = None
     subscriptions: Sequence[str] = ()
     session_expiry_s: int = 3600
     receive_maximum: int = 1000
@@ -84,7 +83,8 @@ def backoff_delay(attempt: int, low: float, high: float, rng: random.Random) -> 
 
 
 class MqttBus:
-    """Owns one paho client and the thread that drives it."""
+    """A lean MQTT v5 client over a plain socket: one thread reads and parses every complete
+    packet per read; acknowledgements go out in bulk from the writer thread."""
 
     def __init__(self, config: BusConfig, on_message: Callable[[Inbound], None]) -> None:
         self.config = config
@@ -96,26 +96,22 @@ class MqttBus:
         self._auth_error: str | None = None
         self._connected = threading.Event()
         self._rng = random.Random()
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=config.client_id,
-            protocol=mqtt.MQTTv5, manual_ack=True,
-        )
-        if config.username:
-            client.username_pw_set(config.username, config.password)
-        if config.tls:
-            client.tls_set()
-        client.max_inflight_messages_set(1000)
-        client.on_connect = self._handle_connect
-        client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
-        self._client = client
+        self._sock: socket.socket | None = None
+        self._send_lock = threading.Lock()
+        self._last_sent = 0.0
+        self._next_id = 0
+        self._outbound: dict[int, bytes] = {}  # our QoS 1 publishes awaiting PUBACK
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, wait_s: float = 10.0) -> None:
         self._thread = threading.Thread(target=self._run, name="mqtt-bus", daemon=True)
         self._thread.start()
-        if not self._connected.wait(wait_s):
-            raise TimeoutError(f"no MQTT connection to {self.config.host}:{self.config.port}")
+        deadline = time.monotonic() + wait_s
+        while not self._connected.wait(0.05):
+            if self._auth_error:
+                raise MqttAuthError(self._auth_error)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no MQTT connection to {self.config.host}:{self.config.port}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -126,110 +122,175 @@ class MqttBus:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def ack(self, token: AckToken) -> None:
-        if token.qos == 0:
-            return
-        if token.generation != self._generation:
-            # The connection that delivered it is gone; the broker will redeliver it.
-            self.stats.stale_acks += 1
-            return
-        self._client.ack(token.mid, token.qos)
-        self.stats.acked += 1
+    # -- sending (any thread) ------------------------------------------------------------
+    def _send(self, data: bytes) -> bool:
+        sock = self._sock
+        if sock is None:
+            return False
+        try:
+            with self._send_lock:
+                sock.sendall(data)
+                self._last_sent = time.monotonic()
+            return True
+        except OSError as err:
+            self.stats.last_error = f"send: {err}"
+            return False
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+    def ack(self, token: AckToken) -> None:
+        self.ack_many([token])
+
+    def ack_many(self, tokens: Sequence[AckToken]) -> None:
+        current = self._generation
+        out = bytearray()
+        for t in tokens:
+            if t.qos == 0:
+                continue
+            if t.generation != current:
+                # The connection that delivered it is gone; the broker will redeliver it.
+                self.stats.stale_acks += 1
+                continue
+            out += wire.puback(t.mid)
+        if out and self._send(bytes(out)):
+            self.stats.acked += len(out) // 4
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                user_properties: list[tuple[str, str]] | None = None) -> None:
+        """Low-volume publishing (tickets, commands); QoS 1 is resent after a reconnect."""
+        packet_id = 0
+        if qos:
+            with self._send_lock:
+                packet_id = self._allocate_id()
+        data = wire.publish(topic, payload, qos=qos, packet_id=packet_id, retain=retain,
+                            user_properties=user_properties)
+        if qos:
+            self._outbound[packet_id] = data
+        self._send(data)
+
+    def _allocate_id(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self._outbound:
+                return self._next_id
+        raise RuntimeError("no free MQTT packet id")
 
     # -- the network thread ------------------------------------------------------------
     def _run(self) -> None:
         attempt = 0
-        first = True
         while not self._stop.is_set():
             try:
-                if first:
-                    self._connect()
-                    first = False
-                else:
-                    self._client.reconnect()
-            except (OSError, mqtt.WebsocketConnectionError) as err:
-                self.stats.last_error = f"connect: {err}"
-                self._sleep_backoff(attempt)
-                attempt += 1
-                continue
-            while not self._stop.is_set():
-                rc = self._client.loop(timeout=0.05)
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    break
+                self._session()
+                attempt = 0
+            except (OSError, wire.ProtocolError) as err:
+                self.stats.last_error = str(err)
+                log.warning("MQTT connection to %s:%s lost: %s",
+                            self.config.host, self.config.port, err)
+            finally:
+                was_connected = self._connected.is_set()
+                self._connected.clear()
+                self.stats.connected = False
+                if was_connected:
+                    self.stats.disconnects += 1
+                self._close_socket()
             if self._auth_error:
-                log.error("MQTT broker refused credentials: %s; not retrying", self._auth_error)
+                log.error("MQTT broker refused us: %s; not retrying", self._auth_error)
                 break
             if self._stop.is_set():
                 break
-            attempt = 0 if self.stats.connected else attempt + 1
-            self._sleep_backoff(attempt)
-        try:
-            self._client.disconnect()
-            self._client.loop(timeout=0.1)
-        except OSError:
-            pass
+            self._stop.wait(backoff_delay(attempt, self.config.backoff_min_s,
+                                          self.config.backoff_max_s, self._rng))
+            attempt += 1
 
-    def _connect(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.config.session_expiry_s
-        props.ReceiveMaximum = max(1, min(self.config.receive_maximum, 65535))
-        # clean_start=False: resume the session so messages queued while we were away arrive.
-        self._client.connect(
-            self.config.host, self.config.port, keepalive=self.config.keepalive_s,
-            clean_start=False, properties=props,
-        )
+    def _close_socket(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
-    def _sleep_backoff(self, attempt: int) -> None:
-        self._stop.wait(
-            backoff_delay(attempt, self.config.backoff_min_s, self.config.backoff_max_s, self._rng)
-        )
+    def _open_socket(self) -> socket.socket:
+        sock = socket.create_connection((self.config.host, self.config.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.config.tls:
+            ctx = ssl.create_default_context(cafile=self.config.ca_file)
+            sock = ctx.wrap_socket(sock, server_hostname=self.config.host)
+        return sock
 
-    def _handle_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            if reason.value in AUTH_FAILURES:
-                self._auth_error = str(reason)
-            self.stats.last_error = f"connack: {reason}"
-            return
+    def _session(self) -> None:
+        cfg = self.config
+        sock = self._open_socket()
+        self._sock = sock
+        # clean_start=False: resume the session so messages queued while away arrive.
+        self._send(wire.connect(
+            cfg.client_id, keepalive=cfg.keepalive_s, clean_start=False,
+            session_expiry=cfg.session_expiry_s, receive_maximum=max(1, min(cfg.receive_maximum, 65535)),
+            username=cfg.username, password=cfg.password))
+        buf = bytearray()
+        last_recv = time.monotonic()
+        sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                chunk = sock.recv(262144)
+            except TimeoutError:
+                chunk = None
+            now = time.monotonic()
+            if chunk == b"":
+                raise ConnectionResetError("broker closed the connection")
+            if chunk:
+                last_recv = now
+                buf += chunk
+                packets, used = wire.split_packets(buf)
+                del buf[:used]
+                for pkt in packets:
+                    self._dispatch(pkt)
+            if now - self._last_sent > cfg.keepalive_s / 2:
+                self._send(wire.PINGREQ_PACKET)
+            if now - last_recv > cfg.keepalive_s * 1.5:
+                raise TimeoutError("broker silent past the keepalive")
+        self._send(wire.DISCONNECT_PACKET)
+
+    def _dispatch(self, pkt: wire.Packet) -> None:
+        if pkt.ptype == wire.PUBLISH:
+            p = wire.parse_publish(pkt.flags, pkt.body)
+            self.stats.received += 1
+            inbound = Inbound(p.topic, p.payload, p.user_properties, datetime.now(UTC),
+                              AckToken(self._generation, p.packet_id, p.qos), p.dup)
+            try:
+                self._on_message(inbound)
+            except Exception:  # never let a handler bug kill the network loop
+                log.exception("message handler failed for %s", p.topic[:120])
+        elif pkt.ptype == wire.PUBACK:
+            self._outbound.pop(int.from_bytes(pkt.body[:2], "big"), None)
+        elif pkt.ptype == wire.CONNACK:
+            self._on_connack(pkt.body)
+        elif pkt.ptype == wire.SUBACK:
+            refused = [c for c in pkt.body[3 + pkt.body[2]:] if c >= 0x80] if len(pkt.body) > 2 else []
+            if refused:
+                log.error("broker refused subscription(s): reason codes %s", refused)
+                self.stats.last_error = f"subscription refused: {refused}"
+        elif pkt.ptype == wire.DISCONNECT:
+            reason = pkt.body[0] if pkt.body else 0
+            if reason in AUTH_FAILURES:
+                self._auth_error = f"disconnected by broker, reason 0x{reason:02x}"
+            raise ConnectionResetError(f"broker sent DISCONNECT (reason 0x{reason:02x})")
+
+    def _on_connack(self, body: bytes) -> None:
+        session_present, reason = bool(body[0] & 0x01), body[1]
+        if reason >= 0x80:
+            if reason in AUTH_FAILURES:
+                self._auth_error = f"CONNACK reason 0x{reason:02x}"
+            raise ConnectionRefusedError(f"broker refused the connection (reason 0x{reason:02x})")
         self._generation += 1
         self.stats.connects += 1
         self.stats.connected = True
         # Resubscribe on every connect: harmless when the session kept them, needed when not.
-        opts = SubscribeOptions(qos=1)
         if self.config.subscriptions:
-            client.subscribe([(s, opts) for s in self.config.subscriptions])
+            with self._send_lock:
+                sub_id = self._allocate_id()
+            self._send(wire.subscribe(sub_id, list(self.config.subscriptions)))
+        for data in list(self._outbound.values()):  # unacknowledged publishes, again (DUP)
+            self._send(bytes([data[0] | 0x08]) + data[1:])
         self._connected.set()
         log.info("MQTT connected to %s:%s (session present: %s)",
-                 self.config.host, self.config.port, getattr(flags, "session_present", "?"))
-
-    def _handle_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        self.stats.disconnects += 1
-        self.stats.connected = False
-        self._connected.clear()
-        if reason.value in AUTH_FAILURES:
-            self._auth_error = str(reason)
-        log.warning("MQTT disconnected: %s", reason)
-
-    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.stats.received += 1
-        props = getattr(msg.properties, "UserProperty", None) or []
-        inbound = Inbound(
-            topic=msg.topic, payload=msg.payload, user_properties=list(props),
-            received_at=datetime.now(UTC),
-            ack=AckToken(self._generation, msg.mid, msg.qos), dup=bool(msg.dup),
-        )
-        try:
-            self._on_message(inbound)
-        except Exception:  # never let a handler bug kill the network loop
-            log.exception("message handler failed for %s", msg.topic[:120])
+                 self.config.host, self.config.port, session_present)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:

@@ -29,7 +29,7 @@ def ingest(
     duration: Annotated[float, typer.Option(help="Seconds of publishing per gateway setup.")] = 30.0,
     rate: Annotated[float, typer.Option(help="Offered load, messages/s (all publishers).")] = 12000.0,
     workers: Annotated[str, typer.Option(help="Gateway process counts to run, comma separated.")] = "1,2",
-    publishers: Annotated[int, typer.Option(help="Publisher processes.")] = 2,
+    devices: Annotated[int, typer.Option(help="Publishing devices (one mosquitto_pub each).")] = 8,
     baseline: Annotated[float, typer.Option(help="Seconds for the naive baseline.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -37,7 +37,7 @@ def ingest(
     from gateway.bench_ingest import run_ingest_bench
 
     counts = [int(w) for w in workers.split(",") if w.strip()]
-    result = run_ingest_bench(duration, rate, counts, publishers, baseline,
+    result = run_ingest_bench(duration, rate, counts, devices, baseline,
                               progress=lambda text: console.print(f"[bench] {text}"))
     _emit(result, as_json)
 

@@ -148,8 +148,7 @@ class IngestWorker:
     def _write_loop(self) -> None:
         while (batch := self._take()) is not None:
             self._commit(batch)
-            for token in batch.acks:
-                self.bus.ack(token)
+            self.bus.ack_many(batch.acks)
             self._flush_devices()
             for listener in self.listeners:
                 try:
