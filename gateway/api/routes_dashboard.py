@@ -1,0 +1,37 @@
+"""``/``: the static dashboard page; its assets under ``/dashboard/``.
+
+The page is public (it holds no data); it calls the API with the token the user signs in
+with. The content security policy allows only this origin, so the page cannot pull
+anything from a CDN by accident and injected markup cannot load scripts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
+    " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+    " form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def mount(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(
+            DASHBOARD_DIR / "index.html", media_type="text/html", headers=SECURITY_HEADERS
+        )
+
+    app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")
