@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from devices.metrics import PLAUSIBLE
-from devices.payloads import MAX_FRAME_BYTES, MAX_JSON_BYTES, Event, FrameMeta, Status, Telemetry
+from devices.payloads import MAX_FRAME_BYTES, MAX_JSON_BYTES, Event, FrameMeta, Position, Status, Telemetry
 from devices.topics import Channel, Topic, TopicError, parse_topic
 from gateway.batch import Batch, DeviceSeen
 from gateway.bus import Inbound
@@ -232,10 +232,32 @@ class Ingestor:
         if "battery_pct" in t.metrics:
             dev.battery_pct = t.metrics["battery_pct"]
         if t.position is not None:
-            p = t.position
-            batch.positions.append((ts, device_id, p.lat, p.lon, p.alt_m, t.msg_id))
-            if dev.position_ts is None or ts >= dev.position_ts:
-                dev.lat, dev.lon, dev.alt_m, dev.position_ts = p.lat, p.lon, p.alt_m, ts
+            self._position(dev, device_id, ts, t.msg_id, t.position, batch)
+
+    def add_position(self, topic: Topic, ts: datetime, msg_id: str, position: Position,
+                     received_at: datetime, batch: Batch) -> None:
+        """A position fix that arrived without metrics (e.g. a ROS 2 NavSatFix)."""
+        skew = self.check_time(topic, ts, received_at)
+        if self.is_duplicate(topic.device_id, msg_id):
+            return
+        dev = self.seen(topic, ts, received_at, skew)
+        self._position(dev, topic.device_id, ts, msg_id, position, batch)
+
+    @staticmethod
+    def _position(dev: DeviceSeen, device_id: str, ts: datetime, msg_id: str, p: Position,
+                  batch: Batch) -> None:
+        batch.positions.append((ts, device_id, p.lat, p.lon, p.alt_m, msg_id))
+        if dev.position_ts is None or ts >= dev.position_ts:
+            dev.lat, dev.lon, dev.alt_m, dev.position_ts = p.lat, p.lon, p.alt_m, ts
+
+    def add_raw_ros2(self, topic: Topic, ts: datetime, msg_id: str, ros_topic: str, ros_type: str,
+                     data: bytes, received_at: datetime, batch: Batch) -> None:
+        """A ROS 2 message of a type the platform does not map: kept raw with its type name."""
+        skew = self.check_time(topic, ts, received_at)
+        if self.is_duplicate(topic.device_id, msg_id):
+            return
+        self.seen(topic, ts, received_at, skew)
+        batch.ros2_raw.append((ts, received_at, topic.device_id, ros_topic, ros_type, msg_id, data))
 
     def add_event(self, topic: Topic, e: Event, received_at: datetime, batch: Batch,
                   skew_checked: bool = False) -> None:
@@ -287,15 +309,19 @@ class Ingestor:
             meta = FrameMeta.from_user_properties(msg.user_properties)
         except ValidationError as err:
             raise Rejected(f"frame metadata: {first_error(err)}", topic.device_id) from err
+        self.add_frame(topic, meta, msg.payload, msg.received_at)
+
+    def add_frame(self, topic: Topic, meta: FrameMeta, jpeg: bytes, received_at: datetime) -> None:
+        """Check a frame and hand it to vision; frames themselves are never stored."""
         try:
-            check_jpeg(msg.payload, MAX_FRAME_BYTES)
+            check_jpeg(jpeg, MAX_FRAME_BYTES)
         except FrameError as err:
             raise Rejected(f"bad frame: {err}", topic.device_id) from err
-        self.check_time(topic, meta.ts, msg.received_at)
+        self.check_time(topic, meta.ts, received_at)
         if self.is_duplicate(topic.device_id, meta.msg_id):
             return
         self.counters.frames += 1
-        if self.frame_sink is None or not self.frame_sink.submit(topic, meta, msg.payload):
+        if self.frame_sink is None or not self.frame_sink.submit(topic, meta, jpeg):
             self.counters.frames_dropped += 1
 
     def take_device_updates(self) -> dict[str, DeviceSeen]:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     maintenance_interval_s: float = 300.0
     offline_after_s: float = 120.0
 
+    # ROS 2: message definitions of this distro decode ``.../ros2/...`` topics
+    ros2_distro: str = "humble"
+
     # vision
     yolo_weights: Path | None = None
     device: str = "cpu"
