@@ -23,6 +23,7 @@ from gateway.batch import Batch
 from gateway.bus import BusConfig, Inbound, MqttBus, backoff_delay
 from gateway.ingest import FrameSink, IngestLimits, Ingestor, Ros2Router
 from gateway.settings import Settings
+from gateway.store.spill import SpillFile
 from gateway.store.writer import StoreError, load_devices, upsert_devices, write_batch
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class WriterStats:
     last_batch_ms: float = 0.0
     last_commit: float = 0.0
     db_ok: bool = True
+    spilled_batches: int = 0
+    replayed_batches: int = 0
 
 
 def subscriptions(settings: Settings) -> list[str]:
@@ -70,6 +73,11 @@ class IngestWorker:
         self._writer: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._last_devices_flush = 0.0
+        self._down_since: float | None = None
+        self._next_probe = 0.0
+        self.spill_after_s = settings.spill_after_s
+        self.spill = SpillFile(settings.data_dir / "spill" / f"{client_id or settings.mqtt_client_id}.journal",
+                               settings.spill_max_bytes)
         self.ingestor: Ingestor | None = None
         self.bus = MqttBus(
             BusConfig(
@@ -85,14 +93,20 @@ class IngestWorker:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> IngestWorker:
-        self._conn = self._connect()
+        known: dict[str, tuple[str, str]] = {}
+        try:
+            self._conn = self._connect()
+            known = load_devices(self._conn)
+        except psycopg.OperationalError as err:  # start anyway: the journal covers an outage
+            log.warning("database unavailable at start: %s", err)
+            self._conn = None
         self.ingestor = Ingestor(
             IngestLimits(
                 max_future_s=self.settings.max_future_s,
                 max_clock_skew_s=self.settings.max_clock_skew_s,
                 dedupe_cache_size=self.settings.dedupe_cache_size,
             ),
-            frame_sink=self.frame_sink, ros2=self.ros2, known_devices=load_devices(self._conn),
+            frame_sink=self.frame_sink, ros2=self.ros2, known_devices=known,
         )
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._writer.start()
@@ -113,7 +127,8 @@ class IngestWorker:
     def health(self) -> dict[str, str]:
         return {
             "mqtt": "ok" if self.bus.connected else "degraded",
-            "database": "ok" if self.stats.db_ok else "degraded",
+            "ingest_store": "ok" if self.stats.db_ok else "degraded",
+            "spill_journal": "ok" if not self.spill.batches else "degraded",
         }
 
     # -- bus thread ---------------------------------------------------------------------
@@ -129,7 +144,10 @@ class IngestWorker:
 
     # -- writer thread ------------------------------------------------------------------
     def _take(self) -> Batch | None:
+        """The next batch to write; an empty one after an idle wait (time for upkeep);
+        None once stopped and drained."""
         with self._cond:
+            idle = False
             while True:
                 age = time.monotonic() - self._batch.created
                 has_work = bool(self._batch.acks)
@@ -139,17 +157,23 @@ class IngestWorker:
                     if has_work:
                         break
                     return None
+                if idle and not has_work:
+                    return Batch()
                 timeout = self.max_delay_s - age if has_work else self.max_delay_s
                 self._cond.wait(max(0.001, timeout))
+                idle = not has_work
             batch, self._batch = self._batch, Batch()
             self._cond.notify_all()
             return batch
 
     def _write_loop(self) -> None:
+        self._replay_spill()  # what a previous run journaled during an outage
         while (batch := self._take()) is not None:
-            self._commit(batch)
-            self.bus.ack_many(batch.acks)
             self._flush_devices()
+            if not batch.acks:
+                continue
+            self._store(batch)
+            self.bus.ack_many(batch.acks)
             for listener in self.listeners:
                 try:
                     listener(batch)
@@ -157,39 +181,76 @@ class IngestWorker:
                     log.exception("batch listener failed")
         self._flush_devices(force=True)
 
-    def _commit(self, batch: Batch) -> None:
+    def _store(self, batch: Batch) -> None:
+        """Commit the batch, or journal it once the database has been down for a while.
+        Returns only when the batch is durable somewhere, so its messages may be acked."""
         attempt = 0
         rng = random.Random()
         while True:
-            started = time.perf_counter()
-            try:
-                conn = self._conn if self._conn and not self._conn.closed else self._connect()
-                self._conn = conn
-                result = write_batch(conn, batch)
-            except (StoreError, psycopg.OperationalError) as err:
-                self.stats.write_errors += 1
-                self.stats.db_ok = False
-                log.warning("store write failed (attempt %d): %s", attempt + 1, err)
-                if self._conn is not None and self._conn.closed:
-                    self._conn = None
-                time.sleep(backoff_delay(attempt, 0.2, 5.0, rng))
-                attempt += 1
-                if self._stop.is_set() and attempt > 5:
-                    raise  # unacked: the broker keeps these messages for the next start
-                continue
-            self.stats.db_ok = True
-            self.stats.batches += 1
-            self.stats.rows += sum(result.inserted.values())
-            self.stats.duplicates += result.duplicates
-            self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
-            self.stats.last_commit = time.time()
-            return
+            # While the database is down, try it at most once a second, not once per batch.
+            probe = self._down_since is None or time.monotonic() >= self._next_probe
+            if probe and self._replay_spill():  # journal first: new rows never overtake it
+                try:
+                    self._write(batch)
+                    return
+                except (StoreError, psycopg.OperationalError) as err:
+                    self._outage(err, attempt)
+            down_for = time.monotonic() - (self._down_since or time.monotonic())
+            if (down_for >= self.spill_after_s or self._stop.is_set()) and self.spill.append(batch):
+                self.stats.spilled_batches += 1
+                return
+            if self._stop.is_set() and attempt > 5:
+                raise StoreError("database down and spill journal full at shutdown")
+            time.sleep(backoff_delay(attempt, 0.2, 2.0, rng))
+            attempt += 1
+
+    def _write(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        conn = self._conn if self._conn and not self._conn.closed else self._connect()
+        self._conn = conn
+        result = write_batch(conn, batch)
+        self.stats.db_ok = True
+        self._down_since = None
+        self.stats.batches += 1
+        self.stats.rows += sum(result.inserted.values())
+        self.stats.duplicates += result.duplicates
+        self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_commit = time.time()
+
+    def _outage(self, err: Exception, attempt: int) -> None:
+        self._next_probe = time.monotonic() + 1.0
+        self.stats.write_errors += 1
+        self.stats.db_ok = False
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        if attempt == 0:
+            log.warning("store write failed: %s", err)
+        if self._conn is not None and self._conn.closed:
+            self._conn = None
+
+    def _replay_spill(self) -> bool:
+        """Write every journaled batch; True when the journal is empty afterwards."""
+        if not self.spill.batches:
+            return True
+        try:
+            n = 0
+            for batch in self.spill.batches_in_file():
+                self._write(batch)
+                n += 1
+        except (StoreError, psycopg.OperationalError) as err:
+            self._outage(err, 1)
+            return False
+        self.spill.clear()
+        self.stats.replayed_batches += n
+        log.info("database back: replayed %d journaled batches", n)
+        return True
 
     def _flush_devices(self, force: bool = False) -> None:
         # The registry needs second-level freshness, not per-batch: this keeps upserts off
         # the hot path at high message rates.
         now = time.monotonic()
-        if not force and now - self._last_devices_flush < 1.0:
+        if not force and (now - self._last_devices_flush < 1.0
+                          or (self._down_since is not None and now < self._next_probe)):
             return
         self._last_devices_flush = now
         assert self.ingestor is not None
@@ -200,7 +261,9 @@ class IngestWorker:
             self._conn = conn
             upsert_devices(conn, updates)
         except (StoreError, psycopg.OperationalError) as err:
-            log.warning("device registry update deferred: %s", err)
+            self._next_probe = time.monotonic() + 1.0
+            if self._down_since is None:
+                log.warning("device registry update deferred: %s", err)
             with self._cond:  # keep them for the next flush
                 for dev_id, seen in updates.items():
                     self.ingestor.device_updates.setdefault(dev_id, seen)

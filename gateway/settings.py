@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     telemetry_retention_days: int = 30
     maintenance_interval_s: float = 300.0
     offline_after_s: float = 120.0
+    # After this long without the database, batches go to a local journal and are acked.
+    spill_after_s: float = 2.0
+    spill_max_bytes: int = 2 * 1024**3
 
     # ROS 2: message definitions of this distro decode ``.../ros2/...`` topics
     ros2_distro: str = "humble"

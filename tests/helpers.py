@@ -25,7 +25,7 @@ def start_gateway(mqtt_url: str, db_url: str, log: Path, *, client_id: str = "te
     # Each test gets its own share group: a persistent session left by an earlier test's
     # gateway stays a member of its group on the broker and would take its turn of messages.
     env = {**os.environ, "URBANOPS_MQTT_URL": mqtt_url, "URBANOPS_DATABASE_URL": db_url,
-           "URBANOPS_MAINTENANCE_INTERVAL_S": "2",
+           "URBANOPS_MAINTENANCE_INTERVAL_S": "2", "URBANOPS_DATA_DIR": str(log.parent / "data"),
            "URBANOPS_MQTT_SHARE_GROUP": share_group or f"g-{client_id}", **(extra_env or {})}
     args = [sys.executable, "-m", "gateway.cli", "gateway", "--client-id", client_id]
     if http_port is None:

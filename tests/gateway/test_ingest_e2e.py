@@ -13,10 +13,12 @@ from tests.gateway.test_ingest_unit import MALFORMED
 from tests.helpers import Publisher, scalar, start_gateway, wait_for, wait_gateway_subscribed
 
 
-def good(i: int, device: int) -> tuple[str, bytes]:
+def good(i: int, device: int, prefix: str = "aq") -> tuple[str, bytes]:
     payload = json.dumps({"ts": datetime.now(UTC).isoformat(), "msg_id": f"g{i}",
                           "metrics": {"pm25": float(i % 97), "noise_db": 50.0}})
-    return f"city/futian/sensor/aq-{device:04d}/telemetry", payload.encode()
+    # Device ids unique to the test: retained statuses of earlier tests' fleets on the shared
+    # broker register their devices too.
+    return f"city/futian/sensor/{prefix}-{device:04d}/telemetry", payload.encode()
 
 
 def test_bad_input_dead_lettered_while_good_flows(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
@@ -53,7 +55,7 @@ def test_sigkill_and_restart_loses_nothing(broker: Mosquitto, db_url: str, tmp_p
         pub = Publisher(broker.port, "kill-pub")
         killed = False
         for i in range(n):
-            t, p = good(i, i % 50)
+            t, p = good(i, i % 50, "ks")
             pub.publish(t, p)
             if i % 500 == 0:
                 time.sleep(0.05)  # ~6-8k msg/s: the kill lands mid-stream
@@ -65,11 +67,12 @@ def test_sigkill_and_restart_loses_nothing(broker: Mosquitto, db_url: str, tmp_p
                 gw = start_gateway(broker.url, db_url, tmp_path / "gw.log", client_id="gw-kill")
         pub.close()
         assert killed and pub.acked == n
-        query = "SELECT count(DISTINCT msg_id) FROM telemetry WHERE device_id LIKE 'aq-%'"
+        query = "SELECT count(DISTINCT msg_id) FROM telemetry WHERE device_id LIKE 'ks-%'"
         assert wait_for(lambda: scalar(db_url, query) == n, 120), scalar(db_url, query)
-        rows = scalar(db_url, "SELECT count(*) FROM telemetry WHERE device_id LIKE 'aq-%'")
+        rows = scalar(db_url, "SELECT count(*) FROM telemetry WHERE device_id LIKE 'ks-%'")
         assert rows == 2 * n  # two metrics per message, none stored twice
-        assert wait_for(lambda: scalar(db_url, "SELECT count(*) FROM devices WHERE device_id LIKE 'aq-%'") == 50, 10)
+        devices = "SELECT count(*) FROM devices WHERE device_id LIKE 'ks-%'"
+        assert wait_for(lambda: scalar(db_url, devices) == 50, 10), scalar(db_url, devices)
     finally:
         gw.terminate()
         gw.wait(20)

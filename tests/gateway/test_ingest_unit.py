@@ -111,6 +111,7 @@ def test_malformed_is_dead_lettered(name: str, topic: str, payload: bytes | str,
     assert not batch.telemetry
     assert len(batch.dead_letters) == 1, name
     received, dl_topic, dl_reason, size, excerpt_, _ = batch.dead_letters[0]
+    assert received == NOW and dl_topic == topic[:512]
     assert dl_reason.startswith(reason), dl_reason
     assert size == len(payload.encode() if isinstance(payload, str) else payload)
     assert len(excerpt_) <= 512 and "\x00" not in excerpt_
