@@ -39,15 +39,44 @@ COLUMNS = ("ts", "observation_id", "source", "device_id", "device_kind", "distri
            "evidence_path", "incident_id", "extra")
 
 
-def insert_observations(conn: psycopg.Connection[Any], rows: Sequence[ObservationRow]) -> int:
-    """Insert (idempotently, on observation_id + ts); return how many were new."""
+INSERT_SQL = (f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+              " ON CONFLICT DO NOTHING")
+# Every new observation also goes to the triage inbox (migration 005) in the same transaction.
+INBOX_SQL = "INSERT INTO triage_inbox (observation_id, ts) VALUES (%s, %s)"
+FEED_CHANNEL = "urbanops_feed"
+
+
+def _params(r: ObservationRow) -> tuple[Any, ...]:
+    return tuple(Jsonb(r.extra) if c == "extra" else getattr(r, c) for c in COLUMNS)
+
+
+def insert_observations(conn: psycopg.Connection[Any], rows: Sequence[ObservationRow], *,
+                        triage: bool = True) -> int:
+    """Insert (idempotently, on observation_id + ts) and queue them for triage; commit.
+    Returns how many were new."""
     if not rows:
         return 0
-    sql = (f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-           " ON CONFLICT DO NOTHING")
-    params = [tuple(Jsonb(r.extra) if c == "extra" else getattr(r, c) for c in COLUMNS) for r in rows]
+    inserted = 0
     with conn.cursor() as cur:
-        cur.executemany(sql, params, returning=False)
-        inserted = cur.rowcount
+        for r in rows:
+            cur.execute(INSERT_SQL, _params(r))
+            if cur.rowcount > 0:
+                inserted += 1
+                if triage:
+                    cur.execute(INBOX_SQL, (r.observation_id, r.ts))
     conn.commit()
-    return max(inserted, 0)
+    return inserted
+
+
+async def insert_observations_async(conn: psycopg.AsyncConnection[Any], rows: Sequence[ObservationRow], *,
+                                    triage: bool = True) -> int:
+    """The same for the API's async connections (e.g. an Open311 citizen report)."""
+    inserted = 0
+    async with conn.transaction(), conn.cursor() as cur:
+        for r in rows:
+            await cur.execute(INSERT_SQL, _params(r))
+            if cur.rowcount > 0:
+                inserted += 1
+                if triage:
+                    await cur.execute(INBOX_SQL, (r.observation_id, r.ts))
+    return inserted
