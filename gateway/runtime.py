@@ -15,9 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from gateway.ingest_worker import IngestWorker
 from gateway.metrics import IngestCollector
+from gateway.observe import ObservationExtractor
 from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
 from gateway.store.migrate import migrate
+from gateway.triage_svc.service import TriageService
+from triage.backend import TriageConfig, make_backend
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,14 @@ class GatewayRuntime:
     def __init__(self, settings: Settings, *, http: bool = True, client_id: str | None = None) -> None:
         self.settings = settings
         self.registry = CollectorRegistry()
-        self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id)
+        self.observations = ObservationExtractor(settings.database_url, self._device)
+        self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id,
+                                   listeners=[self.observations])
         self.registry.register(IngestCollector(self.ingest))
+        self.triage: TriageService | None = None
+        if settings.triage_enabled:
+            self.triage = TriageService(settings.database_url, make_backend(triage_config(settings)),
+                                        publish=self.ingest.bus.publish)
         self.maintenance = MaintenanceLoop(
             settings.database_url, settings.maintenance_interval_s,
             settings.telemetry_retention_days, settings.offline_after_s,
@@ -35,6 +44,10 @@ class GatewayRuntime:
         self.http = http
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
+
+    def _device(self, device_id: str) -> tuple[str, str] | None:
+        ingestor = self.ingest.ingestor
+        return ingestor.devices.get(device_id) if ingestor is not None else None
 
     def health(self) -> dict[str, str]:
         return self.ingest.health()
@@ -49,6 +62,8 @@ class GatewayRuntime:
             migrate(self.settings.database_url)
         self.ingest.start()
         self.maintenance.start()
+        if self.triage is not None:
+            self.triage.start()
         if self.http:
             config = uvicorn.Config(
                 self.build_app(), host=self.settings.http_host, port=self.settings.http_port,
@@ -66,6 +81,8 @@ class GatewayRuntime:
                 self._server_thread.join(10)
         self.maintenance.stop()
         self.ingest.stop()
+        if self.triage is not None:
+            self.triage.stop()
 
     @property
     def url(self) -> str:
@@ -80,3 +97,9 @@ def _ros2_router(settings: Settings) -> Any:
         log.warning("ROS 2 decoding unavailable; ros2 topics will be dead-lettered")
         return None
     return Ros2IngestRouter(settings)
+
+
+def triage_config(settings: Settings) -> TriageConfig:
+    return TriageConfig(backend=settings.triage_backend, llm_model=settings.llm_model,
+                        timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
+                        threads=settings.llm_threads, n_ctx=settings.llm_ctx)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     vision_queue_size: int = 64
 
     # triage
+    # One process per database runs the triage service (correlation state lives there);
+    # set false on additional gateway processes.
+    triage_enabled: bool = True
     triage_backend: str = "rules"  # rules | llm
     llm_model: Path | None = None
     llm_timeout_s: float = 20.0

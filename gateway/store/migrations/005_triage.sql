@@ -26,7 +26,7 @@ CREATE TABLE tickets (
     severity        text NOT NULL,
     agency          text NOT NULL,
     status          text NOT NULL DEFAULT 'open'
-                    CHECK (status IN ('open', 'acknowledged', 'assigned', 'resolved')),
+                    CHECK (status IN ('open', 'acknowledged', 'assigned', 'escalated', 'resolved')),
     needs_review    boolean NOT NULL,
     sla_due         timestamptz,
     created_at      timestamptz NOT NULL,

@@ -1,0 +1,1 @@
+"""The triage service: inbox → correlation → tickets, stored, published, escalated."""

@@ -1,0 +1,180 @@
+"""The triage service loop.
+
+Claims new observations from ``triage_inbox`` (deleting them in the same transaction that
+stores the result, so a crash re-delivers them), correlates them into incidents, triages
+each touched incident with the configured backend (the LLM falls back to rules inside the
+backend), stores incident, ticket, history and audit, notifies the live feed, and after the
+commit publishes each ticket on ``city/{district}/tickets``. It also escalates unacknowledged
+tickets past their SLA and closes quiet incidents.
+
+Run it in one process per database (the gateway by default; ``urbanops triage worker`` on a
+GPU host): correlation state lives in that process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from devices.topics import tickets_topic
+from gateway.triage_svc import store
+from gateway.triage_svc.convert import to_observation
+from triage.backend import TriageBackend
+from triage.correlate import Correlator
+from triage.models import Incident
+
+log = logging.getLogger(__name__)
+Publish = Callable[[str, bytes], None]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TriageStats:
+    observations: int = 0
+    incidents_opened: int = 0
+    tickets_created: int = 0
+    tickets_retriaged: int = 0
+    escalated: int = 0
+    closed: int = 0
+    errors: int = 0
+    last_latency_ms: float = 0.0
+
+
+class TriageService:
+    def __init__(self, database_url: str, backend: TriageBackend, *, publish: Publish | None = None,
+                 clock: Clock = utc_now, poll_s: float = 0.25, upkeep_s: float = 10.0,
+                 correlator: Correlator | None = None) -> None:
+        self.database_url = database_url
+        self.backend = backend
+        self.publish = publish
+        self.clock = clock
+        self.poll_s = poll_s
+        self.upkeep_s = upkeep_s
+        self.correlator = correlator or Correlator()
+        self.stats = TriageStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def start(self) -> TriageService:
+        self._thread = threading.Thread(target=self._run, name="triage", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(30)
+        if self._conn is not None:
+            self._conn.close()
+        self.backend.close()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.database_url, connect_timeout=5)
+        return self._conn
+
+    def _run(self) -> None:
+        next_upkeep = time.monotonic() + self.upkeep_s
+        while not self._stop.is_set():
+            try:
+                busy = self.process_once() > 0
+                if time.monotonic() >= next_upkeep:
+                    self.upkeep()
+                    next_upkeep = time.monotonic() + self.upkeep_s
+            except psycopg.Error as err:
+                self.stats.errors += 1
+                log.warning("triage pass failed (will retry): %s", err)
+                if self._conn is not None and not self._conn.closed:
+                    self._conn.rollback()
+                busy = False
+                self._stop.wait(1.0)
+            if not busy:
+                self._stop.wait(self.poll_s)
+
+    def process_once(self, limit: int = 500) -> int:
+        """One pass over the inbox; returns how many observations it took."""
+        conn = self._connection()
+        outbox: list[tuple[str | None, dict[str, Any]]] = []
+        with conn.transaction():
+            rows = store.claim(conn, limit)
+            if not rows:
+                return 0
+            now = self.clock()
+            touched: dict[str, Incident] = {}
+            linked: dict[str, list[tuple[str, datetime]]] = {}
+            for row in rows:
+                obs, district, location = to_observation(row)
+                update = self.correlator.observe(obs, now=now, district=district, location=location)
+                inc = update.incident
+                touched[inc.incident_id] = inc
+                linked.setdefault(inc.incident_id, []).append((row["observation_id"], row["ts"]))
+                self.stats.incidents_opened += update.created
+            for incident_id, incident in touched.items():
+                result = self.backend.assess(incident)
+                self.stats.last_latency_ms = result.latency_ms
+                store.save_incident(conn, incident, result.ticket, now)
+                saved = store.save_ticket(conn, result, now)
+                store.link_observations(conn, incident_id, linked[incident_id])
+                if saved["created"]:
+                    self.stats.tickets_created += 1
+                else:
+                    self.stats.tickets_retriaged += 1
+                summary = {"district": incident.district, "category": saved["body"].get("category"),
+                           "severity": saved["severity"], "status": saved["status"]}
+                store.notify(conn, "incident", incident_id, now, summary)
+                store.notify(conn, "ticket", saved["ticket_id"], now, summary)
+                outbox.append((incident.district, saved["body"]))
+        self.stats.observations += len(rows)
+        self._publish(outbox)
+        return len(rows)
+
+    def _publish(self, outbox: list[tuple[str | None, dict[str, Any]]]) -> None:
+        if self.publish is None:
+            return
+        for district, body in outbox:
+            if district:
+                self.publish(tickets_topic(district), json.dumps(body, default=str).encode())
+
+    def upkeep(self) -> None:
+        """Escalate overdue unacknowledged tickets; close quiet incidents."""
+        conn = self._connection()
+        now = self.clock()
+        outbox: list[tuple[str | None, dict[str, Any]]] = []
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            overdue = cur.execute(
+                "UPDATE tickets SET status = 'escalated', escalated_at = %(now)s, updated_at = %(now)s,"
+                " body = body || jsonb_build_object('status', 'escalated')"
+                " WHERE status = 'open' AND sla_due < %(now)s RETURNING ticket_id, district, severity, body",
+                {"now": now}).fetchall()
+            for t in overdue:
+                cur.execute("INSERT INTO ticket_history (ticket_id, ts, actor, action, details)"
+                            " VALUES (%s, %s, 'system', 'escalate', %s)",
+                            (t["ticket_id"], now, Jsonb({"reason": "SLA passed without acknowledgement"})))
+                store.notify(conn, "ticket", t["ticket_id"], now,
+                             {"district": t["district"], "severity": t["severity"], "status": "escalated"})
+                outbox.append((t["district"], t["body"]))
+            self.stats.escalated += len(overdue)
+            for inc in self.correlator.close_quiet(now):
+                cur.execute("UPDATE incidents SET status = 'closed', closed_at = %s WHERE incident_id = %s",
+                            (now, inc.incident_id))
+                store.notify(conn, "incident", inc.incident_id, now, {"district": inc.district, "status": "closed"})
+                self.stats.closed += 1
+            # Incidents a previous process opened are unknown to this correlator: close them by age.
+            cur.execute("UPDATE incidents SET status = 'closed', closed_at = %s"
+                        " WHERE status = 'open' AND updated_at < %s", (now, now - timedelta(days=1)))
+        self._publish(outbox)
