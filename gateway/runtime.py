@@ -35,7 +35,7 @@ class GatewayRuntime:
         self.registry.register(IngestCollector(self.ingest))
         self.triage: TriageService | None = None
         if settings.triage_enabled:
-            self.triage = TriageService(settings.database_url, make_backend(triage_config(settings)),
+            self.triage = TriageService(settings.database_url, make_backend(config=triage_config(settings)),
                                         publish=self.ingest.bus.publish)
         self.maintenance = MaintenanceLoop(
             settings.database_url, settings.maintenance_interval_s,
