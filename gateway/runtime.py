@@ -68,6 +68,7 @@ class GatewayRuntime:
             config = uvicorn.Config(
                 self.build_app(), host=self.settings.http_host, port=self.settings.http_port,
                 log_level="warning", lifespan="on",
+                timeout_graceful_shutdown=5,  # open live-feed streams must not hold shutdown
             )
             self._server = uvicorn.Server(config)
             self._server_thread = threading.Thread(target=self._server.run, name="http", daemon=True)

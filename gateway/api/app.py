@@ -27,11 +27,16 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gateway.api import (
+    routes_alerts,
     routes_dashboard,
     routes_dead_letters,
     routes_devices,
+    routes_feed,
     routes_health,
+    routes_incidents,
+    routes_open311,
     routes_telemetry,
+    routes_tickets,
     routes_tokens,
 )
 from gateway.api.deps import ApiState
@@ -41,12 +46,15 @@ from gateway.settings import Settings
 log = logging.getLogger(__name__)
 
 _DESCRIPTION = """\
-Devices, telemetry and dead letters of the urbanops gateway.
+Devices, telemetry, dead letters, incidents and tickets of the urbanops gateway, with
+standard exports (CAP 1.2, Atom, GeoJSON, Open311 GeoReport v2) and a live feed (SSE).
 
 Every `/api/v1` route needs `Authorization: Bearer <token>`. Roles are ordered
 `operator` (read) < `manager` (also ticket actions) < `admin` (also devices and tokens).
 A missing, unknown, expired or revoked token gets 401; a role too low gets 403.
 Create the first admin token with `urbanops tokens create --role admin --name NAME`.
+Exceptions: `/api/v1/feed` also takes `?token=` (EventSource cannot send headers); Open311
+`requests.json` also takes `api_key`; Open311 `services.json` is public.
 """
 
 
@@ -62,7 +70,7 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-def _lifespan(state: ApiState) -> Callable[[FastAPI], Any]:
+def _lifespan(state: ApiState, hub: routes_feed.FeedHub) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
@@ -82,6 +90,7 @@ def _lifespan(state: ApiState) -> Callable[[FastAPI], Any]:
         try:
             yield
         finally:
+            await hub.close()  # ends every live-feed stream
             state.pool = None
             await pool.close()
 
@@ -120,20 +129,27 @@ def create_app(
 ) -> FastAPI:
     """Build the HTTP API and dashboard; the DB pool opens and closes with the lifespan."""
     state = ApiState(settings=settings, registry=registry or CollectorRegistry(), health=health)
+    hub = routes_feed.FeedHub(settings.database_url)
     app = FastAPI(
         title="urbanops",
         version=_version(),
         description=_DESCRIPTION,
-        lifespan=_lifespan(state),
+        lifespan=_lifespan(state, hub),
         openapi_tags=[
             {"name": "health", "description": "Liveness, component health, Prometheus"},
             {"name": "devices", "description": "The device registry"},
             {"name": "telemetry", "description": "Time-bucketed device metrics"},
             {"name": "dead letters", "description": "Input the gateway refused, and why"},
             {"name": "tokens", "description": "API tokens (admin)"},
+            {"name": "incidents", "description": "Correlated incidents, their observations and evidence"},
+            {"name": "tickets", "description": "The emergency managers' ticket queue and actions"},
+            {"name": "alerts", "description": "CAP 1.2, Atom and GeoJSON exports; map layers"},
+            {"name": "feed", "description": "Live feed of incident, ticket and device changes (SSE)"},
+            {"name": "open311", "description": "Open311 GeoReport v2 for citizen reports"},
         ],
     )
     app.state.api = state
+    app.state.feed = hub
     app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(state.registry))
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(PoolTimeout, _db_unavailable)
@@ -142,7 +158,8 @@ def create_app(
     # Routers carry their full path (API_PREFIX included), so the route templates that
     # label the HTTP metrics are the public paths.
     for module in (routes_health, routes_devices, routes_telemetry, routes_dead_letters,
-                   routes_tokens):
+                   routes_tokens, routes_alerts, routes_incidents, routes_tickets, routes_feed,
+                   routes_open311):
         app.include_router(module.router)
     routes_dashboard.mount(app)
     return app

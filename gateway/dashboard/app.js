@@ -68,6 +68,7 @@ function signOut(message) {
   $("signout").hidden = true;
   $("whoami").textContent = "";
   $("signin-error").textContent = message || "";
+  if (window.stopOps) window.stopOps(); // ops.js: live feed, incidents, tickets
 }
 
 async function signIn() {
@@ -84,6 +85,7 @@ async function signIn() {
   $("signout").hidden = false;
   refresh();
   ui.timer = setInterval(refresh, REFRESH_MS);
+  if (window.startOps) window.startOps(document.body.dataset.role);
 }
 
 // ---- health, devices, dead letters ---------------------------------------------------

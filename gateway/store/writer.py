@@ -8,6 +8,7 @@ instead, so a redelivered message is never stored twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import psycopg
 from psycopg import errors, sql
 
 from gateway.batch import Batch, DeviceSeen
+from gateway.store.observations import FEED_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,11 @@ def _write(conn: psycopg.Connection[Any], batch: Batch, staged: bool) -> WriteRe
             if batch.dead_letters:
                 _copy(cur, "dead_letters", DEAD_LETTER_COLUMNS, batch.dead_letters)
                 inserted["dead_letters"] = len(batch.dead_letters)
+            if batch.statuses:  # the live feed shows device status changes (delivered on commit)
+                cur.executemany("SELECT pg_notify(%s, %s)", [
+                    (FEED_CHANNEL, json.dumps({"type": "device", "id": s[2], "ts": s[0].isoformat(),
+                                               "data": {"state": s[3], "battery_pct": s[4]}}))
+                    for s in batch.statuses])
         conn.commit()
     except errors.UniqueViolation:
         raise

@@ -136,8 +136,8 @@ class TriageService:
                     self.stats.tickets_retriaged += 1
                 summary = {"district": incident.district, "category": saved["body"].get("category"),
                            "severity": saved["severity"], "status": saved["status"]}
-                store.notify(conn, "incident", incident_id, now, summary)
-                store.notify(conn, "ticket", saved["ticket_id"], now, summary)
+                store.notify(conn, "incident", incident_id, now, {**summary, "ticket_id": saved["ticket_id"]})
+                store.notify(conn, "ticket", saved["ticket_id"], now, {**summary, "incident_id": incident_id})
                 outbox.append((incident.district, saved["body"]))
         self.stats.observations += len(rows)
         self._publish(outbox)
@@ -166,7 +166,8 @@ class TriageService:
                             " VALUES (%s, %s, 'system', 'escalate', %s)",
                             (t["ticket_id"], now, Jsonb({"reason": "SLA passed without acknowledgement"})))
                 store.notify(conn, "ticket", t["ticket_id"], now,
-                             {"district": t["district"], "severity": t["severity"], "status": "escalated"})
+                             {"district": t["district"], "severity": t["severity"], "status": "escalated",
+                              "incident_id": t["body"].get("incident_id")})
                 outbox.append((t["district"], t["body"]))
             self.stats.escalated += len(overdue)
             for inc in self.correlator.close_quiet(now):

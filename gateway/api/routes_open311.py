@@ -1,0 +1,227 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``: services, and citizen service requests.
+
+- ``services.json`` is public (the catalogue: one service per incident category).
+- ``requests.json`` GET and POST need an API token of role operator or higher, sent as
+  ``Authorization: Bearer <token>`` or, as GeoReport v2 clients do, as the ``api_key`` parameter
+  (query string for GET, form field for POST). A city app or call centre gets an operator token.
+- A POSTed request becomes a ``citizen`` observation (queued for triage like any other); its
+  ``service_request_id`` is that observation's id. Its status reads ``closed`` once the ticket
+  triage made from it is resolved (or its incident closed). Personal fields (email, name, phone)
+  are not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import AUTH_RESPONSES, Pool, get_conn
+from gateway.api.params import Rfc3339, is_storable_text
+from gateway.api.routes_feed import authenticate
+from gateway.auth import Role, Token
+from gateway.store.observations import ObservationRow, insert_observations_async
+from simulators.geography import DISTRICTS
+from triage.models import Category
+from triage.taxonomy import LEAD_AGENCY
+from triage.wording import CATEGORY_NAME
+
+PREFIX = "/open311/v2"
+router = APIRouter(prefix=PREFIX, tags=["open311"])
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
+MAX_DESCRIPTION = 4000
+DEFAULT_WINDOW = timedelta(days=90)  # GeoReport v2: without dates, the last 90 days
+
+
+class ServiceOut(BaseModel):
+    service_code: str = Field(examples=["sanitation"])
+    service_name: str = Field(examples=["sanitation problem"])
+    description: str
+    metadata: bool = False
+    type: Literal["realtime"] = "realtime"
+    keywords: str
+    group: str = Field(description="The agency that acts on it", examples=["urban_management"])
+
+
+class RequestOut(BaseModel):
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str | None
+    service_name: str | None
+    service_code: str | None
+    description: str | None
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None
+    address: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class CreatedOut(BaseModel):
+    service_request_id: str = Field(examples=["citizen-3f2a9c0d1e4b5a67"])
+    service_notice: str
+    account_id: str | None = None
+
+
+def _error(code: int, description: str) -> JSONResponse:
+    return JSONResponse([{"code": code, "description": description}], status_code=code)
+
+
+@router.get("/services.json", summary="The service list (public): one service per incident category")
+async def services() -> list[ServiceOut]:
+    return [ServiceOut(service_code=c.value, service_name=CATEGORY_NAME["en"][c],
+                       description=f"Report {CATEGORY_NAME['en'][c]} ({CATEGORY_NAME['zh'][c]})",
+                       keywords=c.value.replace("_", " "), group=LEAD_AGENCY[c].value) for c in Category]
+
+
+async def open311_token(
+    pool: Pool,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Query(max_length=200, description="GeoReport v2 style API key")] = None,
+) -> Token:
+    return await authenticate(pool, creds.credentials if creds else api_key, Role.OPERATOR,
+                              "'Authorization: Bearer <token>' or api_key=<token>")
+
+
+_LIST = """
+    SELECT o.observation_id, o.ts, o.received_at, o.text, o.lat, o.lon, o.extra,
+           t.category, t.agency, t.status AS ticket_status, t.updated_at AS ticket_updated, t.sla_due,
+           i.status AS incident_status
+    FROM observations o
+    LEFT JOIN incidents i ON i.incident_id = o.incident_id
+    LEFT JOIN tickets t ON t.incident_id = o.incident_id
+    WHERE o.source = 'citizen' AND o.ts >= %(start)s AND o.ts <= %(end)s
+      AND (%(code)s::text IS NULL OR COALESCE(t.category, o.extra->>'service_code') = %(code)s)
+      AND (%(ids)s::text[] IS NULL OR o.observation_id = ANY(%(ids)s))
+      AND (%(status)s::text IS NULL OR (CASE WHEN t.status = 'resolved' OR i.status = 'closed'
+                                              THEN 'closed' ELSE 'open' END) = %(status)s)
+    ORDER BY o.ts DESC LIMIT 1000
+"""
+
+
+def _request_out(r: dict[str, Any]) -> RequestOut:
+    closed = r["ticket_status"] == "resolved" or r["incident_status"] == "closed"
+    code = r["category"] or r["extra"].get("service_code")
+    name = CATEGORY_NAME["en"].get(Category(code)) if code in Category.__members__.values() else None
+    notes = f"ticket {r['ticket_status']}" if r["ticket_status"] else "awaiting triage"
+    return RequestOut(
+        service_request_id=r["observation_id"], status="closed" if closed else "open", status_notes=notes,
+        service_name=name, service_code=code, description=r["text"], agency_responsible=r["agency"],
+        service_notice=None, requested_datetime=r["ts"], updated_datetime=r["ticket_updated"] or r["received_at"],
+        expected_datetime=r["sla_due"], address=r["extra"].get("address_string"), lat=r["lat"], long=r["lon"],
+        media_url=r["extra"].get("media_url"))
+
+
+@router.get("/requests.json", summary="Citizen service requests (newest first, at most 1000)",
+            responses=AUTH_RESPONSES)
+async def list_requests(
+    token: Annotated[Token, Depends(open311_token)],
+    pool: Pool,
+    service_code: Category | None = None,
+    status_: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None,
+    start_date: Rfc3339 | None = None,
+    end_date: Rfc3339 | None = None,
+    service_request_id: Annotated[str | None, Query(max_length=2000, description="Comma-separated ids")] = None,
+) -> list[RequestOut]:
+    end = end_date or datetime.now(UTC)
+    params = {"start": start_date or end - DEFAULT_WINDOW, "end": end,
+              "code": service_code.value if service_code else None, "status": status_,
+              "ids": [s.strip() for s in service_request_id.split(",") if s.strip()] if service_request_id else None}
+    async with pool.connection(timeout=5.0) as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_LIST, params)
+        return [_request_out(r) for r in await cur.fetchall()]
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """GeoReport v2 POSTs are form-encoded; JSON is accepted too."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            doc = json.loads(raw or b"{}")
+        except ValueError as err:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not JSON") from err
+        if not isinstance(doc, dict):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "body must be a JSON object")
+        fields = {str(k): str(v) for k, v in doc.items() if v is not None}
+    else:
+        try:
+            fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()}
+        except UnicodeDecodeError as err:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "form is not UTF-8") from err
+    if not all(is_storable_text(k) and is_storable_text(v) for k, v in fields.items()):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "text must be valid UTF-8 without NUL")
+    return fields
+
+
+def _district(lat: float, lon: float) -> str | None:
+    return next((d.name for d in DISTRICTS.values() if d.contains(lat, lon)), None)
+
+
+def _coordinate(fields: dict[str, str], name: str, bound: float) -> float | None:
+    if not fields.get(name):
+        return None
+    try:
+        value = float(fields[name])
+    except ValueError:
+        value = float("nan")
+    if not -bound <= value <= bound:  # also false for NaN
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{name} must be a number in [-{bound}, {bound}]")
+    return value
+
+
+@router.post("/requests.json", summary="Report a problem: becomes a citizen observation and goes through triage",
+             status_code=201, responses={**AUTH_RESPONSES, 400: {"description": "Open311 error list"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                 "schema": {"type": "object", "required": ["service_code", "description"], "properties": {
+                     "service_code": {"type": "string", "enum": [c.value for c in Category]},
+                     "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+                     "lat": {"type": "number"}, "long": {"type": "number"},
+                     "address_string": {"type": "string"}, "media_url": {"type": "string"},
+                     "api_key": {"type": "string"}}},
+                 "example": {"service_code": "sanitation", "description": "垃圾堆在路边很多天了",
+                             "lat": 22.5431, "long": 114.0579}}}}})
+async def create_request(request: Request, pool: Pool,
+                         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Any:
+    try:
+        fields = await _fields(request)
+        secret = creds.credentials if creds else fields.get("api_key") or request.query_params.get("api_key")
+        token = await authenticate(pool, secret, Role.OPERATOR, "'Authorization: Bearer <token>' or api_key=<token>")
+        code = fields.get("service_code", "")
+        if code not in Category.__members__.values():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "service_code must be one of services.json")
+        description = fields.get("description", "").strip()
+        if not description or len(description) > MAX_DESCRIPTION or "\x00" in description:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"description is required (1-{MAX_DESCRIPTION} chars)")
+        lat, lon = _coordinate(fields, "lat", 90), _coordinate(fields, "long", 180)
+        address = fields.get("address_string", "").strip()[:200].replace("\x00", "") or None
+        if (lat is None or lon is None) and not address:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "give lat and long, or address_string")
+    except HTTPException as err:
+        if err.status_code != status.HTTP_400_BAD_REQUEST:
+            raise
+        return _error(400, str(err.detail))
+    extra = {"service_code": code, "open311": True, "reported_via": token.name}
+    if address:
+        extra["address_string"] = address
+    if media := fields.get("media_url", "").strip()[:500].replace("\x00", ""):
+        extra["media_url"] = media
+    district = _district(lat, lon) if lat is not None and lon is not None else None
+    row = ObservationRow(ts=datetime.now(UTC), observation_id=f"citizen-{uuid.uuid4().hex[:16]}", source="citizen",
+                         text=description, lat=lat, lon=lon, district=district, extra=extra)
+    async for conn in get_conn(pool):
+        await insert_observations_async(conn, [row])
+    notice = "Thank you. Your report was received and will be triaged."
+    return JSONResponse([CreatedOut(service_request_id=row.observation_id, service_notice=notice).model_dump()],
+                        status_code=201)
