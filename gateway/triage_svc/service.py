@@ -35,6 +35,9 @@ from triage.models import Incident
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
+# Called after the commit with each created, re-triaged or escalated ticket (its JSON body):
+# dispatch and agency notification hook in here.
+TicketListener = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]
 
 
@@ -57,7 +60,7 @@ class TriageStats:
 class TriageService:
     def __init__(self, database_url: str, backend: TriageBackend, *, publish: Publish | None = None,
                  clock: Clock = utc_now, poll_s: float = 0.25, upkeep_s: float = 10.0,
-                 correlator: Correlator | None = None) -> None:
+                 correlator: Correlator | None = None, listeners: list[TicketListener] | None = None) -> None:
         self.database_url = database_url
         self.backend = backend
         self.publish = publish
@@ -65,6 +68,7 @@ class TriageService:
         self.poll_s = poll_s
         self.upkeep_s = upkeep_s
         self.correlator = correlator or Correlator()
+        self.listeners = list(listeners or [])
         self.stats = TriageStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,11 +148,14 @@ class TriageService:
         return len(rows)
 
     def _publish(self, outbox: list[tuple[str | None, dict[str, Any]]]) -> None:
-        if self.publish is None:
-            return
         for district, body in outbox:
-            if district:
+            if district and self.publish is not None:
                 self.publish(tickets_topic(district), json.dumps(body, default=str).encode())
+            for listener in self.listeners:
+                try:
+                    listener(body)
+                except Exception:  # a listener's bug must not stop triage
+                    log.exception("ticket listener failed")
 
     def upkeep(self) -> None:
         """Escalate overdue unacknowledged tickets; close quiet incidents."""
