@@ -27,6 +27,9 @@ from devices.topics import Kind
 MsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Label = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+# PostgreSQL text cannot hold U+0000: one such character would fail the COPY of the whole
+# batch (every device's rows in it), so free text refuses it at the edge.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 8 * 1024 * 1024
@@ -79,7 +82,7 @@ class DeviceState(StrEnum):
 class Status(Envelope):
     state: DeviceState
     battery_pct: FiniteFloat | None = Field(default=None, ge=0, le=100)
-    firmware: str | None = Field(default=None, max_length=64)
+    firmware: Text | None = Field(default=None, max_length=64)
     position: Position | None = None
 
     @field_validator("state", mode="before")
@@ -104,9 +107,9 @@ EVENT_LABELS = ROBOT_EVENT_LABELS | DEVICE_EVENT_LABELS | TASK_EVENT_LABELS | VI
 class Event(Envelope):
     label: Label
     confidence: FiniteFloat | None = Field(default=None, ge=0, le=1)
-    text: str | None = Field(default=None, max_length=2000)
+    text: Text | None = Field(default=None, max_length=2000)
     value: FiniteFloat | None = None
-    unit: str | None = Field(default=None, max_length=16)
+    unit: Text | None = Field(default=None, max_length=16)
     position: Position | None = None
     cmd_id: MsgId | None = None
 

@@ -110,12 +110,15 @@ def _wait_stored(url: str, expected: int, quiet_s: float = 5.0, limit_s: float =
 
 
 def run_gateways(broker: Mosquitto, db: Postgres, workers: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "URBANOPS_MQTT_URL": broker.url, "URBANOPS_DATABASE_URL": db.url}
+    # Several processes split the load through one shared subscription group.
+    env = {**os.environ, "URBANOPS_MQTT_URL": broker.url, "URBANOPS_DATABASE_URL": db.url,
+           "URBANOPS_MQTT_SHARE_GROUP": f"bench{workers}", "URBANOPS_TRIAGE_ENABLED": "false",
+           "URBANOPS_DATA_DIR": str(log_dir / "data")}
     procs = []
     for i in range(workers):
         log = open(log_dir / f"gateway-{i}.log", "wb")  # noqa: SIM115 - owned by the child
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "gateway", "--no-http", "--client-id", f"bench-gw-{i}"],
+            [sys.executable, "-m", "gateway.cli", "gateway", "--no-http", "--client-id", f"bench-gw{workers}-{i}"],
             env=env, stdout=log, stderr=subprocess.STDOUT))
     return procs
 

@@ -122,7 +122,7 @@ class Ingestor:
         kind = reason.split(":", 1)[0][:60]
         self.counters.count(self.counters.dead_letters, kind)
         batch.dead_letters.append(
-            (msg.received_at, msg.topic[:512], reason[:500], len(msg.payload),
+            (msg.received_at, msg.topic[:512], reason[:500].replace("\x00", "\ufffd"), len(msg.payload),
              excerpt(msg.payload), device_id)
         )
 

@@ -47,7 +47,11 @@ def subscriptions(settings: Settings) -> list[str]:
     """One shared subscription over the platform's namespace: gateway processes in one group
     split the traffic, and a message on a topic outside the contract still reaches us to be
     dead-lettered rather than vanishing unseen."""
-    return [shared(f"{ROOT}/#", settings.mqtt_share_group)]
+    everything = f"{ROOT}/#"
+    # Mosquitto 2.0 does not restore shared subscriptions after a broker restart, so what
+    # devices publish before we resubscribe would match nothing and be dropped. A lone
+    # gateway (empty share group) subscribes plainly: its session keeps the subscription.
+    return [shared(everything, settings.mqtt_share_group)] if settings.mqtt_share_group else [everything]
 
 
 class IngestWorker:
@@ -84,7 +88,8 @@ class IngestWorker:
                 host=settings.mqtt_host, port=settings.mqtt_port,
                 client_id=client_id or settings.mqtt_client_id,
                 username=settings.mqtt_username, password=settings.mqtt_password,
-                tls=settings.mqtt_tls, subscriptions=subscriptions(settings),
+                tls=settings.mqtt_tls, ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+                subscriptions=subscriptions(settings),
                 session_expiry_s=settings.mqtt_session_expiry_s,
                 receive_maximum=settings.mqtt_receive_maximum,
             ),

@@ -99,6 +99,8 @@ def parse_properties(buf: bytes | memoryview) -> list[tuple[int, object]]:
         if kind is None:
             raise ProtocolError(f"unknown property 0x{pid:02x}")
         if kind == _BYTE:
+            if pos >= end:
+                raise ProtocolError("truncated property")
             props.append((pid, buf[pos]))
             pos += 1
         elif kind == _U16:

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from gateway.dispatch import DispatchConfig, DispatchService
 from gateway.ingest_worker import IngestWorker
 from gateway.metrics import IngestCollector
 from gateway.observe import ObservationExtractor
@@ -20,13 +21,16 @@ from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
 from gateway.store.migrate import migrate
 from gateway.triage_svc.service import TriageService
+from gateway.webhooks import WebhookConfig, WebhookService
 from triage.backend import TriageConfig, make_backend
 
 log = logging.getLogger(__name__)
 
 
 class GatewayRuntime:
-    def __init__(self, settings: Settings, *, http: bool = True, client_id: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, http: bool = True, client_id: str | None = None,
+                 dispatch: DispatchConfig | None = None, webhooks: WebhookConfig | None = None) -> None:
+        """``dispatch`` / ``webhooks`` override the configs built from settings (tests, embedding)."""
         self.settings = settings
         self.registry = CollectorRegistry()
         self.observations = ObservationExtractor(settings.database_url, self._device)
@@ -37,6 +41,18 @@ class GatewayRuntime:
         if settings.triage_enabled:
             self.triage = TriageService(settings.database_url, make_backend(config=triage_config(settings)),
                                         publish=self.ingest.bus.publish)
+        self.dispatch: DispatchService | None = None
+        if settings.dispatch_enabled:
+            self.dispatch = DispatchService(settings.database_url, self.ingest.bus.publish,
+                                            dispatch or dispatch_config(settings))
+            self.ingest.listeners.append(self.dispatch.on_batch)
+            if self.triage is not None:
+                self.triage.listeners.append(self.dispatch.on_ticket)
+        self.webhooks: WebhookService | None = None
+        if settings.webhooks_enabled:
+            self.webhooks = WebhookService(settings.database_url, webhooks or WebhookConfig(
+                timeout_s=settings.webhook_timeout_s, backoff_base_s=settings.webhook_backoff_base_s,
+                backoff_cap_s=settings.webhook_backoff_cap_s, max_attempts=settings.webhook_max_attempts))
         self.maintenance = MaintenanceLoop(
             settings.database_url, settings.maintenance_interval_s,
             settings.telemetry_retention_days, settings.offline_after_s,
@@ -62,8 +78,9 @@ class GatewayRuntime:
             migrate(self.settings.database_url)
         self.ingest.start()
         self.maintenance.start()
-        if self.triage is not None:
-            self.triage.start()
+        for service in (self.triage, self.dispatch, self.webhooks):
+            if service is not None:
+                service.start()
         if self.http:
             config = uvicorn.Config(
                 self.build_app(), host=self.settings.http_host, port=self.settings.http_port,
@@ -81,6 +98,9 @@ class GatewayRuntime:
             if self._server_thread:
                 self._server_thread.join(10)
         self.maintenance.stop()
+        for service in (self.webhooks, self.dispatch):
+            if service is not None:
+                service.stop()
         self.ingest.stop()
         if self.triage is not None:
             self.triage.stop()
@@ -104,3 +124,11 @@ def triage_config(settings: Settings) -> TriageConfig:
     return TriageConfig(backend=settings.triage_backend, llm_model=settings.llm_model,
                         timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
                         threads=settings.llm_threads, n_ctx=settings.llm_ctx)
+
+
+def dispatch_config(settings: Settings) -> DispatchConfig:
+    return DispatchConfig(
+        auto_categories=frozenset(c.strip() for c in settings.dispatch_auto_categories.split(",") if c.strip()),
+        min_battery_pct=settings.dispatch_min_battery_pct, ack_timeout_s=settings.dispatch_ack_timeout_s,
+        max_sends=settings.dispatch_max_sends, task_deadline_s=settings.dispatch_task_deadline_s,
+        max_tasks_per_ticket=settings.dispatch_max_tasks_per_ticket)

@@ -20,13 +20,20 @@ class Settings(BaseSettings):
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = "urbanops-gateway"
-    mqtt_share_group: str = "gateway"
+    # Empty: one gateway with a plain subscription (survives a Mosquitto restart). Set a group
+    # name to split traffic over several gateways ($share/...); Mosquitto 2.0 does not
+    # restore shared subscriptions after a broker restart (see docs/security.md).
+    mqtt_share_group: str = ""
+    mqtt_ca_file: Path | None = None
     mqtt_session_expiry_s: int = 3600
     mqtt_receive_maximum: int = 20000
     database_url: str = "postgresql://urbanops@127.0.0.1:5432/urbanops"
     db_pool_size: int = 4
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    api_rate_per_s: float = 20.0
+    api_rate_burst: int = 60
+    api_auth_fail_burst: int = 20
     data_dir: Path = Path("data")
 
     # ingest
@@ -45,6 +52,20 @@ class Settings(BaseSettings):
 
     # ROS 2: message definitions of this distro decode ``.../ros2/...`` topics
     ros2_distro: str = "humble"
+
+    # closed loop: dispatch of robots for tickets, agency webhooks
+    dispatch_enabled: bool = True
+    dispatch_auto_categories: str = "sanitation"  # comma list; other categories wait for approval
+    dispatch_min_battery_pct: float = 30.0
+    dispatch_ack_timeout_s: float = 10.0
+    dispatch_max_sends: int = 3
+    dispatch_task_deadline_s: float = 1800.0
+    dispatch_max_tasks_per_ticket: int = 4
+    webhooks_enabled: bool = True
+    webhook_timeout_s: float = 5.0
+    webhook_backoff_base_s: float = 2.0
+    webhook_backoff_cap_s: float = 300.0
+    webhook_max_attempts: int = 12
 
     # vision
     yolo_weights: Path | None = None

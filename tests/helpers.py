@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def start_gateway(mqtt_url: str, db_url: str, log: Path, *, client_id: str = "test-gw",
                   http_port: int | None = None, share_group: str | None = None,
                   extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    # Each test gets its own share group: a persistent session left by an earlier test's
-    # gateway stays a member of its group on the broker and would take its turn of messages.
+    # A test that shares a group gives it a name of its own: a persistent session left by an
+    # earlier test's gateway stays a member of its group and would take its turn of messages.
     env = {**os.environ, "URBANOPS_MQTT_URL": mqtt_url, "URBANOPS_DATABASE_URL": db_url,
            "URBANOPS_MAINTENANCE_INTERVAL_S": "2", "URBANOPS_DATA_DIR": str(log.parent / "data"),
-           "URBANOPS_MQTT_SHARE_GROUP": share_group or f"g-{client_id}", **(extra_env or {})}
+           "URBANOPS_MQTT_SHARE_GROUP": share_group or "", **(extra_env or {})}
     args = [sys.executable, "-m", "gateway.cli", "gateway", "--client-id", client_id]
     if http_port is None:
         args.append("--no-http")

@@ -31,6 +31,7 @@ from gateway.api import (
     routes_dashboard,
     routes_dead_letters,
     routes_devices,
+    routes_dispatch,
     routes_feed,
     routes_health,
     routes_incidents,
@@ -159,7 +160,7 @@ def create_app(
     # label the HTTP metrics are the public paths.
     for module in (routes_health, routes_devices, routes_telemetry, routes_dead_letters,
                    routes_tokens, routes_alerts, routes_incidents, routes_tickets, routes_feed,
-                   routes_open311):
+                   routes_open311, routes_dispatch):
         app.include_router(module.router)
     routes_dashboard.mount(app)
     return app

@@ -41,6 +41,11 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/tokens", Role.ADMIN),
     Endpoint("POST", "/api/v1/tokens", Role.ADMIN, 201, {"name": "new", "role": "operator"}),
     Endpoint("DELETE", "/api/v1/tokens/{victim}", Role.ADMIN),
+    Endpoint("GET", "/api/v1/webhooks", Role.ADMIN),
+    Endpoint("POST", "/api/v1/webhooks", Role.ADMIN, 201,
+             {"agency": "fire_rescue", "url": "http://a.example/h", "secret": "0123456789abcdef"}),
+    Endpoint("GET", "/api/v1/webhooks/deliveries", Role.ADMIN),
+    Endpoint("POST", "/api/v1/webhooks/deliveries/1/retry", Role.ADMIN, 404),
 ]
 
 
@@ -90,7 +95,8 @@ def test_every_api_route_is_in_the_matrix(client: TestClient) -> None:
         if not path.startswith("/api/") or path.startswith(elsewhere):
             continue
         for method in item:
-            concrete = path.replace("{device_id}", "aq-0001").replace("{token_id}", "{victim}")
+            concrete = (path.replace("{device_id}", "aq-0001").replace("{token_id}", "{victim}")
+                        .replace("{delivery_id}", "1"))
             assert (method.upper(), concrete) in tested, (method, path)
 
 

@@ -33,6 +33,8 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/tickets", Role.OPERATOR),
     Endpoint("GET", T, Role.OPERATOR),
     Endpoint("GET", T + "/cap", Role.OPERATOR),
+    Endpoint("GET", T + "/tasks", Role.OPERATOR),
+    Endpoint("POST", T + "/dispatch", Role.MANAGER, 409),  # the seeded ticket is a fire: no robot for it
     Endpoint("POST", T + "/ack", Role.MANAGER),
     Endpoint("POST", T + "/assign", Role.MANAGER, json={"assignee": "engine 21"}),
     Endpoint("POST", T + "/resolve", Role.MANAGER),

@@ -1,0 +1,140 @@
+"""The dispatch loop: one thread with its own connection.
+
+Tickets (from the triage service's listeners) and task events (from the ingest worker's batch
+listeners, after their commit) are queued here and handled in order on the thread; every
+``tick_s`` it sends approved proposals (auto policy or a manager's approval through the API,
+which only writes the database) and supervises live tasks. Commands are published after the
+transaction that decided them has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from devices.payloads import TASK_EVENT_LABELS
+from devices.topics import Kind
+from gateway.batch import Batch
+from gateway.dispatch.config import DispatchConfig
+from gateway.dispatch.dispatcher import Dispatcher, TaskEvent
+
+log = logging.getLogger(__name__)
+Publish = Callable[[str, bytes], None]
+Clock = Callable[[], datetime]
+Item = tuple[str, Any]  # ("ticket", ticket_id) | ("event", TaskEvent)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DispatchStats:
+    tickets_seen: int = 0
+    events_seen: int = 0
+    commands_sent: int = 0
+    errors: int = 0
+
+
+class DispatchService:
+    def __init__(self, database_url: str, publish: Publish, config: DispatchConfig | None = None,
+                 *, clock: Clock = utc_now) -> None:
+        self.database_url = database_url
+        self.publish = publish
+        self.config = config or DispatchConfig()
+        self.clock = clock
+        self.stats = DispatchStats()
+        self._queue: queue.Queue[Item] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    # Listener entry points: called on other threads, so they only enqueue.
+    def on_ticket(self, body: dict[str, Any]) -> None:
+        ticket_id = body.get("ticket_id")
+        if isinstance(ticket_id, str):
+            self._queue.put(("ticket", ticket_id))
+
+    def on_batch(self, batch: Batch) -> None:
+        for topic, ev in batch.event_models:
+            if ev.label in TASK_EVENT_LABELS and ev.cmd_id and topic.kind is not Kind.SENSOR:
+                self._queue.put(("event", TaskEvent(topic.device_id, ev.label, ev.cmd_id, ev.ts, ev.text, ev.value)))
+
+    def start(self) -> DispatchService:
+        self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(15)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _get(self) -> Dispatcher:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.database_url, connect_timeout=5)
+            self._dispatcher = Dispatcher(self._conn, self.config)
+        assert self._dispatcher is not None
+        return self._dispatcher
+
+    def _run(self) -> None:
+        next_tick = 0.0
+        while not self._stop.is_set():
+            try:
+                timeout = max(0.0, next_tick - time.monotonic())
+                item: Item | None
+                try:
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    item = None
+                if item is not None:
+                    self.handle(item)
+                if time.monotonic() >= next_tick:
+                    self.tick()
+                    next_tick = time.monotonic() + self.config.tick_s
+            except psycopg.Error as err:
+                self.stats.errors += 1
+                log.warning("dispatch pass failed (will retry): %s", err)
+                if self._conn is not None and not self._conn.closed:
+                    self._conn.rollback()
+                self._stop.wait(1.0)
+
+    def handle(self, item: Item) -> None:
+        d = self._get()
+        kind, value = item
+        with d.conn.transaction():
+            if kind == "ticket":
+                self.stats.tickets_seen += 1
+                d.on_ticket(value, self.clock())
+                d.send_approved(self.clock())  # an auto-dispatch goes out now, not at the next tick
+            else:
+                self.stats.events_seen += 1
+                d.on_event(value, self.clock())
+        self._flush(d)
+
+    def tick(self) -> None:
+        d = self._get()
+        with d.conn.transaction():
+            d.supervise(self.clock())
+            d.send_approved(self.clock())
+        self._flush(d)
+
+    def _flush(self, d: Dispatcher) -> None:
+        for topic, payload in d.outbox:
+            try:
+                self.publish(topic, payload)
+                self.stats.commands_sent += 1
+            except Exception as err:  # the broker link retries QoS 1; the ack timeout resends otherwise
+                log.warning("command publish to %s failed: %s", topic, err)
+        d.outbox.clear()
