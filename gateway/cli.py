@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway import cli_bags, cli_bench, cli_devices, cli_tokens, cli_triage
+from gateway import cli_bags, cli_bench, cli_devices, cli_tokens, cli_triage, cli_vision
 from gateway.cli_simulate import simulate
 from gateway.settings import Settings
 
@@ -23,6 +23,7 @@ app.add_typer(cli_bags.app, name="bags")
 app.add_typer(cli_tokens.app, name="tokens")
 app.add_typer(cli_bench.app, name="bench")
 app.add_typer(cli_devices.app, name="devices")
+app.add_typer(cli_vision.app, name="vision")
 app.command("simulate", help="Run simulated sensors, robots and drones against the broker.")(simulate)
 console = Console(stderr=True)
 

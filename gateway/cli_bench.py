@@ -52,3 +52,17 @@ def ros2(
 
     console.print("[bench] decoding ROS 2 messages")
     _emit(run_ros2_bench(duration), as_json)
+
+
+@app.command()
+def vision(
+    duration: Annotated[float, typer.Option(help="Seconds of frames per measurement.")] = 20.0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:0, ...")] = "cpu",
+    batch: Annotated[int, typer.Option(help="Frames per detector call.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Vision pipeline frames/s and latency at 640 px vs Ultralytics predict alone (same run)."""
+    from gateway.bench_vision import run_vision_bench
+
+    console.print(f"[bench] vision on {device}, batch {batch}")
+    _emit(run_vision_bench(duration, device, batch), as_json)

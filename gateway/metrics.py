@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -49,3 +50,19 @@ class IngestCollector(Collector):
         for reason, n in sorted(c.dead_letters.items()):
             dead.add_metric([reason], n)
         yield dead
+
+
+class StatsCollector(Collector):
+    """Numeric entries of a component's ``stats()`` dict as gauges ``urbanops_{prefix}_{key}``
+    (vision backlog and drops, triage counts): read at scrape time."""
+
+    def __init__(self, prefix: str, stats: Callable[[], dict[str, Any]]) -> None:
+        self.prefix = prefix
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for key, value in sorted(self.stats().items()):
+            if isinstance(value, bool):
+                value = int(value)
+            if isinstance(value, int | float) and value == value:  # skip NaN (no samples yet)
+                yield GaugeMetricFamily(f"urbanops_{self.prefix}_{key}", f"{self.prefix} {key}", value=value)

@@ -15,14 +15,15 @@ from prometheus_client import CollectorRegistry
 
 from gateway.dispatch import DispatchConfig, DispatchService
 from gateway.ingest_worker import IngestWorker
-from gateway.metrics import IngestCollector
+from gateway.metrics import IngestCollector, StatsCollector
 from gateway.observe import ObservationExtractor
 from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
 from gateway.store.migrate import migrate
+from gateway.triage_svc.config import triage_config
 from gateway.triage_svc.service import TriageService
 from gateway.webhooks import WebhookConfig, WebhookService
-from triage.backend import TriageConfig, make_backend
+from triage.backend import make_backend
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,24 @@ class GatewayRuntime:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.observations = ObservationExtractor(settings.database_url, self._device)
+        self.vision: Any = None
+        if settings.vision_enabled:
+            from gateway.vision_sink import VisionConfig, VisionSink  # cv2/torch only when asked for
+            from vision.detector import create_detector
+
+            self.vision = VisionSink(VisionConfig.from_settings(settings), create_detector,
+                                     settings.database_url, settings.data_dir)
         self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id,
-                                   listeners=[self.observations])
+                                   listeners=[self.observations], frame_sink=self.vision)
         self.registry.register(IngestCollector(self.ingest))
+        if self.vision is not None:
+            self.registry.register(StatsCollector("vision", self.vision.stats))
         self.triage: TriageService | None = None
         if settings.triage_enabled:
             self.triage = TriageService(settings.database_url, make_backend(config=triage_config(settings)),
                                         publish=self.ingest.bus.publish)
+            triage = self.triage
+            self.registry.register(StatsCollector("triage", lambda: vars(triage.stats)))
         self.dispatch: DispatchService | None = None
         if settings.dispatch_enabled:
             self.dispatch = DispatchService(settings.database_url, self.ingest.bus.publish,
@@ -76,6 +88,8 @@ class GatewayRuntime:
     def start(self, *, migrate_first: bool = True) -> GatewayRuntime:
         if migrate_first:
             migrate(self.settings.database_url)
+        if self.vision is not None:
+            self.vision.start()
         self.ingest.start()
         self.maintenance.start()
         for service in (self.triage, self.dispatch, self.webhooks):
@@ -102,6 +116,8 @@ class GatewayRuntime:
             if service is not None:
                 service.stop()
         self.ingest.stop()
+        if self.vision is not None:
+            self.vision.stop()
         if self.triage is not None:
             self.triage.stop()
 
@@ -118,12 +134,6 @@ def _ros2_router(settings: Settings) -> Any:
         log.warning("ROS 2 decoding unavailable; ros2 topics will be dead-lettered")
         return None
     return Ros2IngestRouter(settings)
-
-
-def triage_config(settings: Settings) -> TriageConfig:
-    return TriageConfig(backend=settings.triage_backend, llm_model=settings.llm_model,
-                        timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
-                        threads=settings.llm_threads, n_ctx=settings.llm_ctx)
 
 
 def dispatch_config(settings: Settings) -> DispatchConfig:

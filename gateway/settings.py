@@ -67,8 +67,16 @@ class Settings(BaseSettings):
     webhook_backoff_cap_s: float = 300.0
     webhook_max_attempts: int = 12
 
-    # vision
-    yolo_weights: Path | None = None
+    # vision (off by default: it loads torch; the frames come from drones and robots)
+    vision_enabled: bool = False
+    vision_imgsz: int = 640
+    vision_conf: float = 0.25
+    vision_batch: int = 4
+    vision_min_confidence: float = 0.35
+    vision_redact: bool = True
+    vision_zones_dir: Path | None = None
+    vision_label_map: dict[str, str] = {}
+    yolo_weights: Path | None = None  # None: the committed vision/weights/urban-yolov8n.pt
     device: str = "cpu"
     vision_queue_size: int = 64
 

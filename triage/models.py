@@ -1,0 +1,237 @@
+"""Pydantic v2 models of the triage contract (SPEC §3 taxonomy, §4 incident in, ticket out).
+
+Input models are lenient where the world is messy (unknown fields ignored, long text cut,
+naive timestamps read as UTC) and strict where a wrong value would mislead (closed enums,
+ranges). Every string and list in the ticket is bounded so the JSON schema derived from it
+is a finite contract.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+MAX_TEXT = 2000  # citizen text beyond this is cut, not refused: a long report is still a report
+
+
+class Category(StrEnum):
+    FIRE = "fire"
+    FLOOD = "flood"
+    ROAD_HAZARD = "road_hazard"
+    TRAFFIC = "traffic"
+    SANITATION = "sanitation"
+    AIR_QUALITY = "air_quality"
+    NOISE = "noise"
+    INFRASTRUCTURE = "infrastructure"
+    PUBLIC_SAFETY = "public_safety"
+    DEVICE_FAULT = "device_fault"
+
+
+class Severity(StrEnum):
+    INFORMATIONAL = "informational"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_ORDER.index(self)
+
+    def shifted(self, steps: int) -> Severity:
+        """This severity moved ``steps`` levels, clamped to the scale."""
+        return SEVERITY_ORDER[max(0, min(len(SEVERITY_ORDER) - 1, self.rank + steps))]
+
+
+SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
+
+
+class Agency(StrEnum):
+    FIRE_RESCUE = "fire_rescue"
+    EMERGENCY_MANAGEMENT = "emergency_management"
+    URBAN_MANAGEMENT = "urban_management"
+    TRANSPORT = "transport"
+    WATER_AFFAIRS = "water_affairs"
+    ECOLOGY_ENVIRONMENT = "ecology_environment"
+    PUBLIC_SECURITY = "public_security"
+    HOUSING_CONSTRUCTION = "housing_construction"
+    DEVICE_OPS = "device_ops"
+
+
+class Urgency(StrEnum):
+    """CAP 1.2 ``urgency``."""
+
+    IMMEDIATE = "Immediate"
+    EXPECTED = "Expected"
+    FUTURE = "Future"
+    PAST = "Past"
+    UNKNOWN = "Unknown"
+
+
+class Certainty(StrEnum):
+    """CAP 1.2 ``certainty``."""
+
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+class Source(StrEnum):
+    VISION = "vision"
+    SENSOR = "sensor"
+    ROBOT = "robot"
+    CITIZEN = "citizen"
+    DEVICE = "device"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+def _as_utc(value: Any) -> Any:
+    """Naive timestamps are read as UTC; aware ones are converted to UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value  # let pydantic report the bad value
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_as_utc)]
+
+
+def _cut(limit: int) -> BeforeValidator:
+    def cut(value: Any) -> Any:
+        return value[:limit] if isinstance(value, str) else value
+
+    return BeforeValidator(cut)
+
+
+ShortText = Annotated[str, _cut(64), Field(max_length=64)]
+LongText = Annotated[str, _cut(MAX_TEXT), Field(max_length=MAX_TEXT)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Position(_Input):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    alt_m: float | None = Field(default=None, allow_inf_nan=False)
+
+
+class Observation(_Input):
+    source: Source
+    device_id: ShortText | None = None
+    device_kind: ShortText | None = None
+    ts: UtcDatetime | None = None
+    label: ShortText | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    count: int | None = Field(default=None, ge=0)
+    metric: ShortText | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    text: LongText | None = None
+    position: Position | None = None
+
+    @field_validator("label", "metric")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.strip().lower() if value else value
+
+
+class Location(_Input):
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    address: Annotated[str, _cut(200), Field(max_length=200)] | None = None
+    place_tags: list[ShortText] = Field(default_factory=list, max_length=32)
+
+    @field_validator("place_tags")
+    @classmethod
+    def _norm_tags(cls, tags: list[str]) -> list[str]:
+        return sorted({t.strip().lower() for t in tags if t.strip()})
+
+
+class Incident(_Input):
+    incident_id: str = Field(min_length=1, max_length=128)
+    opened_at: UtcDatetime | None = None
+    district: ShortText | None = None
+    location: Location | None = None
+    observations: list[Observation] = Field(max_length=1000)
+
+
+# --- output -------------------------------------------------------------------------------
+
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Evidence(BaseModel):
+    """One observation the ticket rests on, reduced to what a person needs to check it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source
+    device_id: str | None = Field(default=None, max_length=64)
+    ts: UtcDatetime | None = None
+    label: str | None = Field(default=None, max_length=64)
+    metric: str | None = Field(default=None, max_length=64)
+    value: float | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    text: str | None = Field(default=None, max_length=280)
+
+
+class TriageInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["rules", "llm"]
+    model: str = Field(max_length=200)
+    latency_ms: float = Field(ge=0)
+    prompt_version: str | None = Field(default=None, max_length=64)
+    fallback: bool = False  # True when the llm backend answered with the rules result
+
+
+class Ticket(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str = Field(min_length=1, max_length=140)
+    incident_id: str = Field(min_length=1, max_length=128)
+    category: Category
+    severity: Severity
+    agency: Agency
+    urgency: Urgency
+    certainty: Certainty
+    summary: str = Field(min_length=1, max_length=500)
+    actions: list[Line] = Field(min_length=1, max_length=10)
+    sla_due: UtcDatetime
+    confidence: float = Field(ge=0, le=1)
+    needs_review: bool
+    review_reasons: list[Line] = Field(default_factory=list, max_length=10)
+    triage: TriageInfo
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+    language: Literal["en", "zh"] = "en"
+    rule_trace: list[Line] = Field(default_factory=list, max_length=40)
+    related_categories: list[Category] = Field(default_factory=list, max_length=10)
+    status: TicketStatus = TicketStatus.OPEN
+    district: str | None = Field(default=None, max_length=64)
+    location: Location | None = None
+    opened_at: UtcDatetime | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+def ticket_json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of a serialized ticket: the format contract checked by eval."""
+    return Ticket.model_json_schema(mode="serialization")

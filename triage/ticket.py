@@ -1,0 +1,83 @@
+"""Assemble a ``Ticket`` from an assessment: ids, SLA, evidence, wording."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Literal
+
+from triage import taxonomy as tx
+from triage.models import Evidence, Incident, Severity, Ticket, TriageInfo
+from triage.rules import Assessment
+from triage.wording import actions_for, summary_for
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
+
+
+def ticket_id_for(incident_id: str) -> str:
+    """One incident, one ticket: the id is derived, so re-triage updates the same ticket."""
+    if _SAFE_ID.match(incident_id):
+        return f"tkt-{incident_id}"
+    return "tkt-" + hashlib.sha256(incident_id.encode()).hexdigest()[:24]
+
+
+def sla_due(incident: Incident, severity: Severity, now: datetime) -> datetime:
+    """Due time = when the incident was first known + the SLA for its severity."""
+    times = [o.ts for o in incident.observations if o.ts is not None]
+    start = incident.opened_at or (min(times) if times else now)
+    return start + tx.SLA[severity]
+
+
+def where_text(incident: Incident, lang: str) -> str:
+    loc = incident.location
+    parts = [incident.district or ""]
+    if loc and loc.address:
+        parts.append(loc.address[:80])
+    elif loc and loc.lat is not None and loc.lon is not None:
+        parts.append(f"{loc.lat:.5f},{loc.lon:.5f}")
+    text = " ".join(p for p in parts if p).strip()
+    return text or ("位置不明" if lang == "zh" else "unknown location")
+
+
+def evidence_for(incident: Incident) -> list[Evidence]:
+    return [
+        Evidence(source=o.source, device_id=o.device_id, ts=o.ts, label=o.label, metric=o.metric,
+                 value=o.value, confidence=o.confidence,
+                 text=o.text[:280] if o.text else None)
+        for o in incident.observations[:20]
+    ]
+
+
+def _bounded_trace(trace: list[str]) -> list[str]:
+    """At most 40 lines: the first observations and the final decisions are what matter."""
+    lines = [t[:200] for t in trace]
+    if len(lines) <= 40:
+        return lines
+    return [*lines[:30], f"... {len(lines) - 39} lines omitted", *lines[-9:]]
+
+
+def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datetime,
+                 *, summary: str | None = None, extra_actions: list[str] | None = None) -> Ticket:
+    lang: Literal["en", "zh"] = "zh" if a.language == "zh" else "en"
+    also = tuple(c for c in a.also if c is not a.category)
+    actions = actions_for(a.category, a.severity, a.multi_agency, a.places, lang, also)
+    for step in extra_actions or []:
+        if step not in actions and len(actions) < 10:
+            actions.append(step[:200])
+    default_summary = summary_for(
+        a.category, a.severity, where_text(incident, lang), a.places, a.findings.signals,
+        a.findings.cue_terms, lang, also,
+    )
+    return Ticket(
+        ticket_id=ticket_id_for(incident.incident_id),
+        incident_id=incident.incident_id,
+        category=a.category, severity=a.severity, agency=a.agency, urgency=a.urgency,
+        certainty=a.certainty, summary=(summary or default_summary)[:500], actions=actions,
+        sla_due=sla_due(incident, a.severity, now), confidence=a.confidence,
+        needs_review=a.needs_review, review_reasons=[r[:200] for r in a.review_reasons[:10]],
+        triage=info, evidence=evidence_for(incident), language=lang,
+        rule_trace=_bounded_trace(a.trace),
+        related_categories=a.related[:10], district=incident.district,
+        location=incident.location, opened_at=incident.opened_at,
+    )

@@ -1,0 +1,80 @@
+"""The ``Detector`` protocol, its result type, and a registry of backends.
+
+A backend is chosen by name (``ultralytics`` today; ``fake`` in tests) and built from a
+``DetectorConfig``; heavy frameworks are imported only by the backend module itself, so the
+gateway starts without torch when vision is off.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from vision.errors import VisionError
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    label: str
+    confidence: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the input image
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        """Detections for each BGR uint8 image, in input order."""
+        ...
+
+    def warmup(self) -> None:
+        """Run once on a dummy input so the first real frame does not pay for lazy setup."""
+        ...
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    weights: Path
+    backend: str = "ultralytics"
+    device: str = "cpu"  # cpu, cuda, cuda:N
+    imgsz: int = 640
+    conf: float = 0.25
+    iou: float = 0.5
+    half: bool | None = None  # None: half precision on GPU, full on CPU
+    max_batch: int = 16
+
+
+Factory = Callable[[DetectorConfig], Detector]
+_REGISTRY: dict[str, Factory | str] = {
+    # Lazy: "module:function" is imported on first use only.
+    "ultralytics": "vision.ultralytics_backend:UltralyticsDetector",
+}
+
+
+def register(name: str, factory: Factory) -> None:
+    _REGISTRY[name] = factory
+
+
+def backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_detector(config: DetectorConfig) -> Detector:
+    entry = _REGISTRY.get(config.backend)
+    if entry is None:
+        raise VisionError(f"unknown detector backend {config.backend!r} (known: {', '.join(backends())})")
+    if isinstance(entry, str):
+        module_name, attr = entry.split(":")
+        try:
+            factory: Factory = getattr(importlib.import_module(module_name), attr)
+        except ImportError as err:
+            raise VisionError(f"backend {config.backend!r} needs the vision extra: {err}") from err
+        _REGISTRY[config.backend] = factory
+        entry = factory
+    return entry(config)
