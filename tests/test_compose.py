@@ -35,8 +35,15 @@ def test_services_and_images() -> None:
     assert SERVICES["gateway"]["command"] == ["gateway"]
     assert SERVICES["simulator"]["profiles"] == ["sim"]
     assert SERVICES["simulator"]["command"][0] == "simulate"
+    # GPU workers are opt-in profiles, each with a GPU reservation.
+    assert SERVICES["triage-worker"]["profiles"] == ["llm"]
+    assert SERVICES["triage-worker"]["command"] == ["triage", "worker"]
+    assert SERVICES["vision-worker"]["profiles"] == ["vision"]
+    for gpu in ("triage-worker", "vision-worker"):
+        devices = SERVICES[gpu]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
     for name, svc in SERVICES.items():
-        if name != "simulator":
+        if name not in ("simulator", "triage-worker", "vision-worker"):
             assert "profiles" not in svc, f"{name} must run without a profile"
     env = SERVICES["gateway"]["environment"]
     assert all(k.startswith("URBANOPS_") for k in env)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -33,21 +32,22 @@ def test_publish_round_trip_and_partial_reads() -> None:
     assert p.user_properties == [("ts", "2026-11-28T00:00:00Z"), ("lat", "22.5")]
 
 
-def _bus(port: int, received: list[Inbound], client_id: str, ack: bool = False, **kw: object) -> MqttBus:
+def _bus(port: int, received: list[Inbound], client_id: str, district: str = "x", **kw: object) -> MqttBus:
+    # Each test its own district: other tests' traffic on the shared broker stays out.
     def handler(msg: Inbound) -> None:
         received.append(msg)
 
     bus = MqttBus(BusConfig(host="127.0.0.1", port=port, client_id=client_id,
-                            subscriptions=["$share/t/city/#"], **kw), handler)  # type: ignore[arg-type]
+                            subscriptions=[f"$share/t/city/{district}/#"], **kw), handler)  # type: ignore[arg-type]
     return bus
 
 
 def test_unacked_messages_are_redelivered_to_the_next_session(broker: Mosquitto) -> None:
     first: list[Inbound] = []
-    bus = _bus(broker.port, first, "bus-redeliver")
+    bus = _bus(broker.port, first, "bus-redeliver", "redeliver")
     bus.start()
     props = [("ts", "2026-11-28T00:00:00Z")]
-    publish(broker.port, [(f"city/x/sensor/s{i}/telemetry", b"m%d" % i, props) for i in range(50)])
+    publish(broker.port, [(f"city/redeliver/sensor/s{i}/telemetry", b"m%d" % i, props) for i in range(50)])
     assert wait_for(lambda: len(first) == 50, 10)
     assert first[0].user_properties == props
     bus.ack_many([m.ack for m in first[:20]])  # acknowledge only the first 20
@@ -55,7 +55,7 @@ def test_unacked_messages_are_redelivered_to_the_next_session(broker: Mosquitto)
     bus.stop()
 
     second: list[Inbound] = []
-    bus2 = _bus(broker.port, second, "bus-redeliver")
+    bus2 = _bus(broker.port, second, "bus-redeliver", "redeliver")
     bus2.start()
     try:
         assert wait_for(lambda: len(second) >= 30, 10)
@@ -93,7 +93,8 @@ def test_stops_on_auth_failure(tmp_path: Path) -> None:
         bus = _bus(mq.port, [], "bus-auth", username="gateway", password="wrong")
         with pytest.raises(MqttAuthError):
             bus.start(wait_s=5)
-        assert wait_for(lambda: not any(t.name == "mqtt-bus" and t.is_alive() for t in threading.enumerate()), 5)
+        thread = bus._thread
+        assert thread is not None and wait_for(lambda: not thread.is_alive(), 5)  # it gave up, no retry loop
         ok = _bus(mq.port, [], "bus-auth-ok", username="gateway", password="right")
         ok.start(wait_s=5)
         ok.stop()
