@@ -291,12 +291,3 @@ class MqttBus:
         self._connected.set()
         log.info("MQTT connected to %s:%s (session present: %s)",
                  self.config.host, self.config.port, session_present)
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()

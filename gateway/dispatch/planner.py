@@ -6,14 +6,13 @@ a database or broker.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from devices.payloads import CAPABILITIES, Action
 from devices.topics import Kind
+from triage.correlate import haversine_m
 
-EARTH_RADIUS_M = 6_371_000.0
 IDLE_STATES = frozenset({"online"})  # busy, charging, error, offline and unknown are not idle
 
 
@@ -37,12 +36,7 @@ class Pick:
     distance_m: float
 
 
-def distance_m(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(a_lat), math.radians(b_lat)
-    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+distance_m = haversine_m  # one great-circle formula for correlation and dispatch
 
 
 def can_do(kind: str, action: Action) -> bool:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +16,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.topics import parse_topic
 from simulators.config import FleetConfig
+from tests.helpers import wait_for  # noqa: F401 - re-exported for the simulator tests
 
 # 08:30 in Shenzhen (rush hour): the busiest time of the diurnal cycle.
 START = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
@@ -31,15 +30,6 @@ def small(**kw: Any) -> FleetConfig:
 
 def run_tag() -> str:
     return uuid.uuid4().hex[:10]
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()
 
 
 @dataclass(frozen=True)
