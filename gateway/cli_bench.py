@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -66,3 +67,43 @@ def vision(
 
     console.print(f"[bench] vision on {device}, batch {batch}")
     _emit(run_vision_bench(duration, device, batch), as_json)
+
+
+@app.command()
+def triage(
+    duration: Annotated[float, typer.Option(help="Stop taking new cases after this many seconds.")] = 60.0,
+    file: Annotated[Path, typer.Option(help="Labelled incidents (expected.category/severity/agency).")] = Path(
+        "tests/data/triage_dev.jsonl"),
+    backend: Annotated[str | None, typer.Option(help="rules or llm (default: URBANOPS_TRIAGE_BACKEND).")] = None,
+    model: Annotated[Path | None, typer.Option(help="GGUF file for the llm backend.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Triage accuracy, schema validity and latency on a labelled set (as `triage eval`), time-bounded."""
+    import time
+    from collections.abc import Iterator
+
+    from gateway.settings import Settings
+    from gateway.triage_svc.config import triage_config
+    from triage.backend import make_backend
+    from triage.evaluate import evaluate
+
+    config = triage_config(Settings(), backend, model)
+    engine = make_backend(config.backend, config)
+    deadline = time.monotonic() + duration
+
+    def cases() -> Iterator[str]:
+        with file.open(encoding="utf-8") as f:
+            for line in f:
+                if time.monotonic() > deadline:
+                    return
+                if line.strip():
+                    yield line
+
+    console.print(f"[bench] triage ({engine.name}) on {file} for at most {duration:.0f}s")
+    try:
+        summary = evaluate(cases(), engine).summary()
+    finally:
+        engine.close()
+    keys = ("n", "category_acc", "agency_acc", "severity_acc", "severity_within_one", "schema_valid",
+            "p50_ms", "p95_ms", "backend")
+    _emit({k: summary[k] for k in keys if k in summary}, as_json)
