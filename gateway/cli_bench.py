@@ -107,3 +107,17 @@ def triage(
     keys = ("n", "category_acc", "agency_acc", "severity_acc", "severity_within_one", "schema_valid",
             "p50_ms", "p95_ms", "backend")
     _emit({k: summary[k] for k in keys if k in summary}, as_json)
+
+
+@app.command()
+def api(
+    duration: Annotated[float, typer.Option(help="Seconds of load.")] = 30.0,
+    clients: Annotated[int, typer.Option(help="Concurrent live-feed (SSE) clients.")] = 200,
+    rps: Annotated[float, typer.Option(help="Requests/s on /api/v1/incidents.")] = 50.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Live-feed clients + request load on the incidents API: latency percentiles and errors."""
+    from gateway.bench_api import run_api_bench
+
+    console.print(f"[bench] {clients} feed clients, {rps:.0f} req/s for {duration:.0f}s")
+    _emit(run_api_bench(duration, clients, rps), as_json)

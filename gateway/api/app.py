@@ -42,6 +42,7 @@ from gateway.api import (
 )
 from gateway.api.deps import ApiState
 from gateway.api.http_metrics import HttpInstruments, HttpMetrics
+from gateway.api.ratelimit import add_rate_limit
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ def create_app(
     )
     app.state.api = state
     app.state.feed = hub
+    add_rate_limit(app, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst,
+                   fail_burst=settings.api_auth_fail_burst)
     app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(state.registry))
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(PoolTimeout, _db_unavailable)

@@ -56,7 +56,8 @@ class TaskOut(BaseModel):
 class SubscriptionIn(BaseModel):
     agency: Agency
     url: AnyHttpUrl
-    secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key for X-Urbanops-Signature")
+    secret: str = Field(min_length=16, max_length=200, pattern=r"^[^\x00]*$",  # PostgreSQL text holds no NUL
+                        description="HMAC-SHA256 key for X-Urbanops-Signature")
     events: list[WebhookEvent] = Field(default=["created", "escalated", "resolved"], min_length=1)
 
 

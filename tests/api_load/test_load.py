@@ -1,0 +1,34 @@
+"""Issue 5's load proof, short form: 200 live-feed clients and 50 requests/s on the incidents API
+against the real app (uvicorn, one process) and a migrated database. The 30 s run and its figures
+are in docs/api-load.md."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.bench_api import percentile, run_api_bench
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([3.0], 99) == 3.0
+    assert percentile([], 50) is None
+
+
+@pytest.mark.slow
+def test_200_feed_clients_and_50_rps_without_errors() -> None:
+    figures = run_api_bench(duration_s=8.0, clients=200, rps=50.0, notifies=3)
+    print(json.dumps(figures))
+    assert figures["errors"] == 0, figures["error_samples"]
+    assert figures["feed_clients_connected"] == 200
+    assert figures["requests"] >= 8 * 50 * 0.95
+    assert figures["rps_achieved"] >= 45
+    assert figures["feed_deliveries"] == figures["feed_deliveries_expected"] == 3 * 200
+    assert figures["api_p95_ms"] is not None and figures["api_p95_ms"] < 250
+    assert figures["feed_all_clients_max_ms"] is not None and figures["feed_all_clients_max_ms"] < 1000
+    json.dumps(figures)  # JSON-able, for `urbanops bench api --json`
