@@ -141,4 +141,8 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
         auto_categories=frozenset(c.strip() for c in settings.dispatch_auto_categories.split(",") if c.strip()),
         min_battery_pct=settings.dispatch_min_battery_pct, ack_timeout_s=settings.dispatch_ack_timeout_s,
         max_sends=settings.dispatch_max_sends, task_deadline_s=settings.dispatch_task_deadline_s,
-        max_tasks_per_ticket=settings.dispatch_max_tasks_per_ticket)
+        max_tasks_per_ticket=settings.dispatch_max_tasks_per_ticket,
+        verify_enabled=settings.dispatch_verify_enabled, verify_min_severity=settings.dispatch_verify_min_severity,
+        verify_max_distance_m=settings.dispatch_verify_max_distance_m,
+        verify_deadline_s=settings.dispatch_verify_deadline_s,
+        verify_confirm_threshold=settings.dispatch_verify_confirm_threshold)

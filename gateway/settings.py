@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     dispatch_max_sends: int = 3
     dispatch_task_deadline_s: float = 1800.0
     dispatch_max_tasks_per_ticket: int = 4
+    # Single-source high-severity incidents: the nearest drone goes to look.
+    dispatch_verify_enabled: bool = True
+    dispatch_verify_min_severity: str = "high"
+    dispatch_verify_max_distance_m: float = 5000.0
+    dispatch_verify_deadline_s: float = 600.0
+    dispatch_verify_confirm_threshold: float = 0.5
     webhooks_enabled: bool = True
     webhook_timeout_s: float = 5.0
     webhook_backoff_base_s: float = 2.0

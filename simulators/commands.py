@@ -1,4 +1,5 @@
-"""Devices that obey ``.../cmd``: a task's route along the street grid, and a live cleaning robot.
+"""Devices that obey ``.../cmd``: a task's route along the street grid, a live cleaning robot, and
+an inspection drone (``CommandedDrone``: flies straight at ~10 m/s, hovers, reports what it saw).
 
 ``GridTask`` is the pure part (route, progress, arrival), so motion is tested without a broker.
 ``CommandedRobot`` is a robot with its own MQTT v5 connection: it subscribes to its ``cmd``
@@ -29,6 +30,9 @@ from simulators.publisher import broker_address
 DRIVE_SPEED_M_S = 1.5
 DRAIN_PCT_PER_S = 0.0025  # same as a robot driving to its depot (robots.py)
 CLEAN_DRAIN_PCT_PER_S = 0.011  # same as sweeping
+FLY_SPEED_M_S = 10.0  # an inspection drone's cruise
+FLY_DRAIN_PCT_PER_S = 0.03  # ~55 min of cruise on a full battery
+HOVER_DRAIN_PCT_PER_S = 0.035
 
 
 def grid_route(grid: StreetGrid, start: LatLon, goal: LatLon) -> list[LatLon]:
@@ -90,6 +94,10 @@ class GridTask:
 class CommandedRobot:
     """A cleaning robot that takes commands. ``outcome='still_there'`` makes it report failure."""
 
+    KIND = Kind.ROBOT
+    ACTIONS: frozenset[Action] = frozenset({Action.GOTO, Action.CLEAN})
+    SPEED_M_S = DRIVE_SPEED_M_S
+
     def __init__(self, device_id: str, district: str, mqtt_url: str, start: LatLon, *, battery_pct: float = 90.0,
                  speed_factor: float = 1.0, period_s: float = 0.2, clean_s: float = 60.0,
                  outcome: str = "clean") -> None:
@@ -106,11 +114,11 @@ class CommandedRobot:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._topics: dict[Channel, str] = {
-            ch: Topic(district, Kind.ROBOT, device_id, ch).render()
+            ch: Topic(district, self.KIND, device_id, ch).render()
             for ch in (Channel.TELEMETRY, Channel.STATUS, Channel.EVENT, Channel.CMD)}
         host, port, user, password, _tls = broker_address(mqtt_url)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cmdbot-{device_id}-{self._run}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"cmd{self.KIND.value}-{device_id}-{self._run}", protocol=mqtt.MQTTv5)
         if user is not None:
             self.client.username_pw_set(user, password)
         will = Status(ts=datetime.now(UTC), msg_id=self._msg_id(), state=DeviceState.OFFLINE)
@@ -138,7 +146,26 @@ class CommandedRobot:
     def _telemetry(self, speed: float) -> None:
         self._send(Channel.TELEMETRY, Telemetry(
             ts=datetime.now(UTC), msg_id=self._msg_id(), position=Position(lat=self.pos.lat, lon=self.pos.lon),
-            metrics={"battery_pct": round(self.battery, 2), "speed_m_s": round(speed, 2)}))
+            metrics={"battery_pct": round(self.battery, 2), "speed_m_s": round(speed, 2), **self._extra_metrics()}))
+
+    def _extra_metrics(self) -> dict[str, float]:
+        return {}
+
+    def _route(self, goal: LatLon) -> list[LatLon]:
+        return grid_route(self.grid, self.pos, goal)
+
+    def _work_s(self, action: Action) -> float:
+        return self.clean_s if action is Action.CLEAN else 0.0
+
+    def _drain(self, moving: bool) -> float:
+        return DRAIN_PCT_PER_S if moving else CLEAN_DRAIN_PCT_PER_S
+
+    def _finish(self, task: GridTask) -> None:
+        """The report at the end of a task (called with the lock held)."""
+        if self.outcome == "clean" or task.action is Action.GOTO:
+            self._event("task_done", task.cmd_id, value=100.0, text="spot cleaned; nothing left on the ground")
+        else:
+            self._event("task_failed", task.cmd_id, text="spill still there: too large for a robot")
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
                     props: object = None) -> None:
@@ -160,7 +187,7 @@ class CommandedRobot:
                 self.task = None
                 self._status(DeviceState.ONLINE)
                 return
-            if cmd.position is None or cmd.action not in (Action.GOTO, Action.CLEAN):
+            if cmd.position is None or cmd.action not in self.ACTIONS:
                 self._event("task_failed", cmd.msg_id, text=f"cannot {cmd.action.value} here")
                 return
             if self.task is not None:
@@ -168,8 +195,7 @@ class CommandedRobot:
                 return
             self._event("cmd_ack", cmd.msg_id)
             goal = LatLon(cmd.position.lat, cmd.position.lon)
-            work = self.clean_s if cmd.action is Action.CLEAN else 0.0
-            self.task = GridTask(cmd.msg_id, cmd.action, grid_route(self.grid, self.pos, goal), work)
+            self.task = GridTask(cmd.msg_id, cmd.action, self._route(goal), self._work_s(cmd.action))
             self._status(DeviceState.BUSY)
 
     def step(self, dt: float) -> None:
@@ -180,17 +206,14 @@ class CommandedRobot:
                 self._telemetry(0.0)
                 return
             moving = not task.arrived
-            for pct in task.advance(dt, DRIVE_SPEED_M_S):
+            for pct in task.advance(dt, self.SPEED_M_S):
                 self._event("task_progress", task.cmd_id, value=float(pct), text=f"{pct}% of the way")
             self.pos = task.position()
-            self.battery = max(0.0, self.battery - (DRAIN_PCT_PER_S if moving else CLEAN_DRAIN_PCT_PER_S) * dt)
-            self._telemetry(DRIVE_SPEED_M_S if moving else 0.0)
+            self.battery = max(0.0, self.battery - self._drain(moving) * dt)
+            self._telemetry(self.SPEED_M_S if moving else 0.0)
             if task.finished:
                 self.task = None
-                if self.outcome == "clean" or task.action is Action.GOTO:
-                    self._event("task_done", task.cmd_id, value=100.0, text="spot cleaned; nothing left on the ground")
-                else:
-                    self._event("task_failed", task.cmd_id, text="spill still there: too large for a robot")
+                self._finish(task)
                 self._status(DeviceState.ONLINE)
 
     def _loop(self) -> None:
@@ -200,7 +223,7 @@ class CommandedRobot:
     def start(self) -> CommandedRobot:
         self.client.connect(*self._addr)
         self.client.loop_start()
-        self._thread = threading.Thread(target=self._loop, name=f"robot-{self.device_id}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"{self.KIND.value}-{self.device_id}", daemon=True)
         self._thread.start()
         return self
 
@@ -214,3 +237,53 @@ class CommandedRobot:
         time.sleep(0.2)
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class CommandedDrone(CommandedRobot):
+    """An inspection drone that takes ``goto``/``inspect``/``hover`` commands: it flies straight to
+    the spot at ~10 m/s (``speed_factor`` compresses time), reports ``task_progress`` at each
+    quarter, hovers ``hover_s`` looking with its onboard detector, and answers an ``inspect`` with
+    ``task_done`` whose ``value`` is its confidence (0..1) that ``hazard`` is there — the
+    verification convention in ``docs/dispatch.md``. ``sees`` is what the detector will find
+    (0.0: nothing). When it sees the hazard (``sees >= confirm_at``) it first publishes the
+    detection itself (``hazard`` event with confidence and position), so the normal observation
+    path adds a second, independent source to the incident."""
+
+    KIND = Kind.DRONE
+    ACTIONS = frozenset({Action.GOTO, Action.INSPECT, Action.HOVER})
+    SPEED_M_S = FLY_SPEED_M_S
+
+    def __init__(self, device_id: str, district: str, mqtt_url: str, start: LatLon, *, battery_pct: float = 90.0,
+                 speed_factor: float = 1.0, period_s: float = 0.2, hover_s: float = 20.0, sees: float = 0.9,
+                 hazard: str = "smoke", confirm_at: float = 0.5, altitude_m: float = 60.0) -> None:
+        super().__init__(device_id, district, mqtt_url, start, battery_pct=battery_pct, speed_factor=speed_factor,
+                         period_s=period_s, clean_s=hover_s)
+        self.hover_s, self.sees, self.hazard, self.confirm_at = hover_s, sees, hazard, confirm_at
+        self.altitude_m = altitude_m
+
+    def _extra_metrics(self) -> dict[str, float]:
+        return {"altitude_m": self.altitude_m if self.task is not None else 0.0}
+
+    def _route(self, goal: LatLon) -> list[LatLon]:
+        return [self.pos, goal]  # straight, above the streets
+
+    def _work_s(self, action: Action) -> float:
+        return 0.0 if action is Action.GOTO else self.hover_s
+
+    def _drain(self, moving: bool) -> float:
+        return FLY_DRAIN_PCT_PER_S if moving else HOVER_DRAIN_PCT_PER_S
+
+    def _finish(self, task: GridTask) -> None:
+        if task.action is not Action.INSPECT:
+            self._event("task_done", task.cmd_id, value=100.0, text=f"{task.action.value} done")
+            return
+        here = Position(lat=self.pos.lat, lon=self.pos.lon, alt_m=self.altitude_m)
+        if self.sees >= self.confirm_at:
+            self.log.append((time.monotonic(), self.hazard, task.cmd_id))
+            self._send(Channel.EVENT, Event(ts=datetime.now(UTC), msg_id=self._msg_id(), label=self.hazard,
+                                            confidence=round(self.sees, 3), position=here,
+                                            text=f"onboard detection while verifying {task.cmd_id}"))
+            text = f"confirmed: {self.hazard} {self.sees:.2f} after {self.hover_s:.0f} s hover"
+        else:
+            text = f"not seen: no {self.hazard} above {self.confirm_at:.2f} after {self.hover_s:.0f} s hover"
+        self._event("task_done", task.cmd_id, value=round(self.sees, 3), text=text)

@@ -19,3 +19,9 @@ class DispatchConfig:
     task_deadline_s: float = 1800.0  # a task not done by then expires and another device is tried
     max_tasks_per_ticket: int = 4  # devices tried for one ticket before leaving it to people
     tick_s: float = 0.25  # how often the loop checks timeouts, approvals and offline devices
+    # Drone verification of single-source high-severity tickets (gateway/dispatch/verify.py).
+    verify_enabled: bool = True
+    verify_min_severity: str = "high"  # high or critical tickets are checked
+    verify_max_distance_m: float = 5000.0  # no drone further than this is sent
+    verify_deadline_s: float = 600.0  # fly, hover, look and answer within this
+    verify_confirm_threshold: float = 0.5  # task_done value at or above: confirmed; below: not seen

@@ -14,7 +14,7 @@ import psycopg
 
 from devices.payloads import Action
 from devices.topics import Kind
-from gateway.dispatch import store
+from gateway.dispatch import store, verify
 from gateway.dispatch.commands import CapabilityError, command_for
 from gateway.dispatch.config import ROBOT_CATEGORIES, DispatchConfig
 from gateway.dispatch.planner import pick_device
@@ -44,6 +44,9 @@ class Dispatcher:
     def on_ticket(self, ticket_id: str, now: datetime) -> None:
         """A new or re-triaged ticket: propose a robot once for a dispatchable category."""
         t = store.ticket_target(self.conn, ticket_id)
+        if t is not None and t["category"] not in ROBOT_CATEGORIES:
+            self.on_ticket_verify(ticket_id, now)
+            return
         if t is None or t["category"] not in ROBOT_CATEGORIES or t["status"] == "resolved" or t["lat"] is None:
             return
         if store.task_count(self.conn, ticket_id) > 0:
@@ -51,26 +54,43 @@ class Dispatcher:
         approved = AUTO if t["category"] in self.config.auto_categories else None
         self.propose(t, approved, now, reason="new ticket")
 
-    def propose(self, t: dict[str, Any], approved_by: str | None, now: datetime, *, reason: str) -> str | None:
-        action = ROBOT_CATEGORIES[t["category"]]
+    def on_ticket_verify(self, ticket_id: str, now: datetime) -> None:
+        """A high-severity ticket on a single source: propose a drone to look, once (auto policy)."""
+        t = verify.verify_target(self.conn, ticket_id)
+        if t is None or store.task_count(self.conn, ticket_id) > 0:
+            return  # re-triage (e.g. the drone's own detection) of a ticket already handled
+        reason = verify.why_verify(t, self.config)
+        if reason is not None:
+            self.propose(t, AUTO, now, reason=reason, kind=Kind.DRONE)
+
+    def propose(self, t: dict[str, Any], approved_by: str | None, now: datetime, *, reason: str,
+                kind: Kind = Kind.ROBOT) -> str | None:
+        drone = kind is Kind.DRONE
+        action = verify.ACTION.value if drone else ROBOT_CATEGORIES[t["category"]]
         task_id = f"tsk-{uuid.uuid4().hex[:20]}"
-        deadline = now + timedelta(seconds=self.config.task_deadline_s)
-        if not store.insert_task(self.conn, task_id=task_id, ticket_id=t["ticket_id"], kind=Kind.ROBOT.value,
+        deadline = now + timedelta(seconds=self.config.verify_deadline_s if drone else self.config.task_deadline_s)
+        if not store.insert_task(self.conn, task_id=task_id, ticket_id=t["ticket_id"], kind=kind.value,
                                  action=action, lat=t["lat"], lon=t["lon"], deadline=deadline, now=now,
                                  approved_by=approved_by):
             return None
-        pick = self._pick(t["ticket_id"], t["district"], Action(action), t["lat"], t["lon"])
+        pick = self._pick(t["ticket_id"], t["district"], Action(action), t["lat"], t["lon"], kind)
         store.history(self.conn, t["ticket_id"], "dispatch_proposed", {
-            "task_id": task_id, "action": action, "reason": reason,
+            "task_id": task_id, "action": action, "reason": reason, "kind": kind.value,
             "policy": "auto" if approved_by == AUTO else "approval", "approved_by": approved_by,
             "device_id": pick.device_id if pick else None,
             "distance_m": round(pick.distance_m, 1) if pick else None}, now)
         return task_id
 
-    def _pick(self, ticket_id: str, district: str | None, action: Action, lat: float, lon: float) -> Any:
-        return pick_device(store.candidates(self.conn, Kind.ROBOT.value), kind=Kind.ROBOT, action=action,
-                           lat=lat, lon=lon, min_battery_pct=self.config.min_battery_pct, district=district,
+    def _pick(self, ticket_id: str, district: str | None, action: Action, lat: float, lon: float,
+              kind: Kind = Kind.ROBOT) -> Any:
+        # Robots drive their own district's streets; drones fly, but only so far.
+        pick = pick_device(store.candidates(self.conn, kind.value), kind=kind, action=action,
+                           lat=lat, lon=lon, min_battery_pct=self.config.min_battery_pct,
+                           district=None if kind is Kind.DRONE else district,
                            exclude=store.tried_devices(self.conn, ticket_id))
+        if pick is not None and kind is Kind.DRONE and pick.distance_m > self.config.verify_max_distance_m:
+            return None
+        return pick
 
     # -- sending -----------------------------------------------------------------------------
     def send_approved(self, now: datetime) -> None:
@@ -80,16 +100,20 @@ class Dispatcher:
                 store.update_task(self.conn, task["task_id"], status="cancelled", updated_at=now,
                                   finished_at=now, detail="ticket resolved before dispatch")
                 continue
-            pick = self._pick(task["ticket_id"], t["district"], Action(task["action"]), task["lat"], task["lon"])
+            kind = Kind(task["kind"])
+            pick = self._pick(task["ticket_id"], t["district"], Action(task["action"]), task["lat"], task["lon"],
+                              kind)
             if pick is None:
                 if task["task_id"] not in self.waiting:  # say it once, keep trying every tick
                     self.waiting.add(task["task_id"])
                     store.history(self.conn, task["ticket_id"], "dispatch_waiting",
-                                  {"task_id": task["task_id"], "reason": "no idle robot with enough battery"}, now)
+                                  {"task_id": task["task_id"],
+                                   "reason": f"no idle {kind.value} with enough battery"}, now)
                 continue
             self.waiting.discard(task["task_id"])
             # The deadline runs from the send: a proposal may have waited for approval or a robot.
-            deadline = now + timedelta(seconds=self.config.task_deadline_s)
+            deadline = now + timedelta(seconds=self.config.verify_deadline_s if kind is Kind.DRONE
+                                       else self.config.task_deadline_s)
             sent = {**task, "device_id": pick.device_id, "district": pick.district, "kind": pick.kind.value,
                     "deadline": deadline}
             try:
@@ -101,7 +125,8 @@ class Dispatcher:
             store.update_task(self.conn, task["task_id"], status="sent", device_id=pick.device_id,
                               district=pick.district, kind=pick.kind.value, attempts=1, sent_at=now, updated_at=now,
                               deadline=deadline)
-            store.set_ticket(self.conn, task["ticket_id"], "assigned", now, assigned_to=pick.device_id)
+            if kind is not Kind.DRONE:  # a drone only looks: the ticket stays with its agency
+                store.set_ticket(self.conn, task["ticket_id"], "assigned", now, assigned_to=pick.device_id)
             store.history(self.conn, task["ticket_id"], "dispatch_sent", {
                 "task_id": task["task_id"], "device_id": pick.device_id, "action": task["action"],
                 "distance_m": round(pick.distance_m, 1), "deadline": deadline.isoformat(),
@@ -138,12 +163,21 @@ class Dispatcher:
         t = store.ticket_target(self.conn, task["ticket_id"])
         if t is None or t["status"] == "resolved":
             return
+        drone = task["kind"] == Kind.DRONE.value
+        if drone:
+            vt = verify.verify_target(self.conn, task["ticket_id"])
+            if vt is None or verify.why_verify(vt, self.config) is None:
+                store.history(self.conn, task["ticket_id"], "verify_dropped",
+                              {"task_id": task["task_id"], "reason": "no longer needs a drone's look"}, now)
+                return
         if store.task_count(self.conn, task["ticket_id"]) >= self.config.max_tasks_per_ticket:
             store.history(self.conn, task["ticket_id"], "dispatch_gave_up",
                           {"reason": f"{self.config.max_tasks_per_ticket} tasks tried"}, now)
-            store.set_ticket(self.conn, task["ticket_id"], "open", now)
+            if not drone:  # a verification never took the ticket from its agency
+                store.set_ticket(self.conn, task["ticket_id"], "open", now)
             return
-        self.propose(t, task["approved_by"] or AUTO, now, reason=f"reassign after {task['task_id']}")
+        self.propose(t, task["approved_by"] or AUTO, now, reason=f"reassign after {task['task_id']}",
+                     kind=Kind.DRONE if drone else Kind.ROBOT)
 
     # -- device reports ----------------------------------------------------------------------
     def on_event(self, ev: TaskEvent, now: datetime) -> None:
@@ -164,6 +198,8 @@ class Dispatcher:
             store.update_task(self.conn, tid, status="in_progress", progress_pct=ev.value, updated_at=now,
                               started_at=task["started_at"] or now, acked_at=task["acked_at"] or now)
             store.history(self.conn, ticket, "dispatch_progress", {**base, "pct": ev.value, "text": ev.text}, now)
+        elif task["kind"] == Kind.DRONE.value and ev.label in ("task_done", "task_failed"):
+            self._verified(task, ev, base, now)
         elif ev.label == "task_done":
             store.update_task(self.conn, tid, status="done", progress_pct=100.0, updated_at=now, finished_at=now,
                               detail=ev.text)
@@ -179,3 +215,14 @@ class Dispatcher:
                               " resolved_by = NULL, body = body || '{\"status\": \"open\"}'::jsonb"
                               " WHERE ticket_id = %s AND status <> 'escalated'", (now, ticket))
             store.history(self.conn, ticket, "reopen", {**base, "reason": ev.text or "task failed"}, now)
+
+    def _verified(self, task: dict[str, Any], ev: TaskEvent, base: dict[str, Any], now: datetime) -> None:
+        """A drone's answer to ``inspect``: the task ends, the verdict changes the ticket (verify.py)."""
+        tid, ticket = task["task_id"], task["ticket_id"]
+        done = ev.label == "task_done"
+        store.update_task(self.conn, tid, status="done" if done else "failed", progress_pct=100.0 if done else None,
+                          updated_at=now, finished_at=now, detail=ev.text)
+        store.history(self.conn, ticket, "dispatch_done" if done else "dispatch_failed",
+                      {**base, "text": ev.text, "value": ev.value}, now)
+        verdict = verify.verdict_of(ev.label, ev.value, ev.text, self.config.verify_confirm_threshold)
+        verify.apply_verdict(self.conn, ticket, verdict, base, now)
