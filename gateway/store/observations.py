@@ -52,20 +52,21 @@ def _params(r: ObservationRow) -> tuple[Any, ...]:
 
 def insert_observations(conn: psycopg.Connection[Any], rows: Sequence[ObservationRow], *,
                         triage: bool = True) -> int:
-    """Insert (idempotently, on observation_id + ts) and queue them for triage; commit.
-    Returns how many were new."""
+    """Insert (idempotently, on observation_id + ts) and queue the new ones for triage; commit.
+    Returns how many were new. One pipelined round trip per statement kind, not per row."""
     if not rows:
         return 0
-    inserted = 0
+    new: list[tuple[Any, ...]] = []
     with conn.cursor() as cur:
-        for r in rows:
-            cur.execute(INSERT_SQL, _params(r))
-            if cur.rowcount > 0:
-                inserted += 1
-                if triage:
-                    cur.execute(INBOX_SQL, (r.observation_id, r.ts))
+        cur.executemany(INSERT_SQL + " RETURNING observation_id, ts", [_params(r) for r in rows], returning=True)
+        while True:
+            new.extend(cur.fetchall())
+            if not cur.nextset():
+                break
+        if triage and new:
+            cur.executemany(INBOX_SQL, new)
     conn.commit()
-    return inserted
+    return len(new)
 
 
 async def insert_observations_async(conn: psycopg.AsyncConnection[Any], rows: Sequence[ObservationRow], *,
