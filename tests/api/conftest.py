@@ -113,3 +113,14 @@ def tokens(db: Db) -> dict[str, str]:
         "revoked": db.token(Role.ADMIN, name="gone", revoked=True)[1],
         "wrong": new_secret(),
     }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route in an auth matrix: the least role that may call it and its success status."""
+
+    method: str
+    path: str
+    least: Role
+    ok: int = 200
+    json: dict[str, Any] | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,17 +19,7 @@ from gateway.auth import (
     revoke_token,
     verify_token,
 )
-from tests.api.conftest import Db, bearer
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    least: Role
-    ok: int = 200
-    json: dict[str, Any] | None = None
-
+from tests.api.conftest import Db, Endpoint, bearer
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/devices", Role.OPERATOR),

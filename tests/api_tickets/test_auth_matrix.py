@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from gateway.auth import Role
-from tests.api.conftest import bearer
+from tests.api.conftest import Endpoint, bearer
 from tests.api_tickets.conftest import EVIDENCE_REL, Seed
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    least: Role
-    ok: int = 200
-    json: dict[str, Any] | None = None
-
 
 T = "/api/v1/tickets/tkt-inc-0001"
 ENDPOINTS = [
