@@ -68,11 +68,8 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token: Token) -> TokenOut:
-        return cls(
-            id=token.id, name=token.name, role=token.role, created_at=token.created_at,
-            expires_at=token.expires_at, revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
-        )
+        # The stored token's fields are this model's fields: read them off the record.
+        return cls.model_validate(token, from_attributes=True)
 
 
 class TokenCreatedOut(TokenOut):
