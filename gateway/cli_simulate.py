@@ -61,6 +61,9 @@ def simulate(
     fast: Annotated[bool, typer.Option(
         "--fast", help="Publish as fast as the broker acknowledges instead of in real time "
                        "(timestamps then end now).")] = False,
+    speed_factor: Annotated[float, typer.Option(
+        help="Robots and drones obey commands on their cmd topic; a commanded task (drive, clean, "
+             "fly, hover) runs this many times faster than real time.")] = 1.0,
     run_id: Annotated[str | None, typer.Option(
         help="msg_id namespace (default: from the start time, so reruns are not deduplicated)."
     )] = None,
@@ -73,7 +76,7 @@ def simulate(
             sensors=sensors, robots=robots, drones=drones, rate=rate, duration_s=duration,
             seed=seed, districts=tuple(d.strip() for d in district.split(",") if d.strip()),
             protocol=protocol.value, scenario=scenario,
-            truth_path=truth, pace=not fast, run_id=run_id,
+            truth_path=truth, pace=not fast, run_id=run_id, speed_factor=speed_factor,
         )
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())

@@ -288,6 +288,8 @@ class Ingestor:
                 dev.battery_pct = s.battery_pct
             if s.firmware:
                 dev.firmware = s.firmware
+        if s.position is not None:  # fixed sensors announce where they stand only in their status
+            self._position(dev, topic.device_id, s.ts, s.msg_id, s.position, batch)
 
     def _telemetry(self, topic: Topic, msg: Inbound, batch: Batch) -> None:
         t = self._parse(Telemetry, topic, msg)

@@ -1,7 +1,9 @@
-"""Devices that obey ``.../cmd``: a task's route along the street grid, a live cleaning robot, and
-an inspection drone (``CommandedDrone``: flies straight at ~10 m/s, hovers, reports what it saw).
+"""Stand-alone devices that obey ``.../cmd``: a live cleaning robot and an inspection drone
+(``CommandedDrone``: flies straight at ~10 m/s, hovers, reports what it saw), each on its own
+connection, placed where a test wants them.
 
-``GridTask`` is the pure part (route, progress, arrival), so motion is tested without a broker.
+What they answer to a command and how a task moves is ``simulators.tasks.TaskExecutor``, the
+same code the fleet's robots and drones run (``urbanops simulate``, ``make demo``).
 ``CommandedRobot`` is a robot with its own MQTT v5 connection: it subscribes to its ``cmd``
 topic, acknowledges each command (``cmd_ack`` with ``cmd_id``), drives there at ~1.5 m/s
 (``speed_factor`` compresses time for tests and demos), reports ``task_progress`` at each
@@ -15,7 +17,6 @@ import itertools
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -24,71 +25,23 @@ from pydantic import ValidationError
 
 from devices.payloads import Action, Command, DeviceState, Event, Model, Position, Status, Telemetry
 from devices.topics import Channel, Kind, Topic
-from simulators.geography import LatLon, StreetGrid, distance_m, get_district
+from simulators.geography import LatLon, get_district
 from simulators.publisher import broker_address
+from simulators.tasks import (  # GridTask and grid_route re-exported: tests import them here
+    CLEAN_DRAIN_PCT_PER_S,
+    DRAIN_PCT_PER_S,
+    DRIVE_SPEED_M_S,
+    FLY_DRAIN_PCT_PER_S,
+    FLY_SPEED_M_S,
+    HOVER_DRAIN_PCT_PER_S,
+    GridTask,
+    Report,
+    TaskExecutor,
+    grid_route,
+    straight_route,
+)
 
-DRIVE_SPEED_M_S = 1.5
-DRAIN_PCT_PER_S = 0.0025  # same as a robot driving to its depot (robots.py)
-CLEAN_DRAIN_PCT_PER_S = 0.011  # same as sweeping
-FLY_SPEED_M_S = 10.0  # an inspection drone's cruise
-FLY_DRAIN_PCT_PER_S = 0.03  # ~55 min of cruise on a full battery
-HOVER_DRAIN_PCT_PER_S = 0.035
-
-
-def grid_route(grid: StreetGrid, start: LatLon, goal: LatLon) -> list[LatLon]:
-    """Waypoints from ``start`` to ``goal``: onto the nearest node, along the streets, then off."""
-    node, last = grid.nearest_node(start.lat, start.lon), grid.nearest_node(goal.lat, goal.lon)
-    points = [start, grid.position(node)]
-    while node != last:
-        node = grid.step_towards(node, last)
-        points.append(grid.position(node))
-    points.append(goal)
-    return points
-
-
-@dataclass
-class GridTask:
-    cmd_id: str
-    action: Action
-    route: list[LatLon]
-    work_s: float  # time on the spot (cleaning) after arrival
-    travelled_m: float = 0.0
-    worked_s: float = 0.0
-    reported: set[int] = field(default_factory=set)  # progress quarters already reported
-
-    @property
-    def length_m(self) -> float:
-        return sum(distance_m(a.lat, a.lon, b.lat, b.lon) for a, b in itertools.pairwise(self.route))
-
-    def position(self) -> LatLon:
-        left = self.travelled_m
-        for a, b in itertools.pairwise(self.route):
-            seg = distance_m(a.lat, a.lon, b.lat, b.lon)
-            if left <= seg and seg > 0:
-                f = left / seg
-                return LatLon(a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f)
-            left -= seg
-        return self.route[-1]
-
-    @property
-    def arrived(self) -> bool:
-        return self.travelled_m >= self.length_m
-
-    @property
-    def finished(self) -> bool:
-        return self.arrived and self.worked_s >= self.work_s
-
-    def advance(self, dt: float, speed_m_s: float) -> list[int]:
-        """Move (or work) for ``dt`` seconds; the progress percentages newly reached."""
-        if not self.arrived:
-            self.travelled_m = min(self.length_m, self.travelled_m + speed_m_s * dt)
-        else:
-            self.worked_s += dt
-        total = max(self.length_m, 1.0)
-        pct = min(100.0, 100.0 * self.travelled_m / total)
-        new = [q for q in (25, 50, 75) if pct >= q and q not in self.reported]
-        self.reported.update(new)
-        return new
+__all__ = ["CommandedDrone", "CommandedRobot", "GridTask", "grid_route"]
 
 
 class CommandedRobot:
@@ -105,9 +58,8 @@ class CommandedRobot:
         self.grid = get_district(district).grid
         self.pos, self.battery = start, battery_pct
         self.speed_factor, self.period_s, self.clean_s, self.outcome = speed_factor, period_s, clean_s, outcome
-        self.task: GridTask | None = None
+        self.executor = TaskExecutor(self.ACTIONS, self.SPEED_M_S, self._route, self._work_s)
         self.log: list[tuple[float, str, str]] = []  # (monotonic, label, cmd_id): what it did, for tests
-        self.seen_cmds: set[str] = set()
         self._seq = itertools.count(1)
         self._run = uuid.uuid4().hex[:6]
         self._lock = threading.Lock()
@@ -126,6 +78,14 @@ class CommandedRobot:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self._addr = (host, port)
+
+    @property
+    def task(self) -> GridTask | None:
+        return self.executor.task
+
+    @property
+    def seen_cmds(self) -> set[str]:
+        return self.executor.seen
 
     def _msg_id(self) -> str:
         return f"{self.device_id}-{self._run}-{next(self._seq)}"
@@ -151,8 +111,8 @@ class CommandedRobot:
     def _extra_metrics(self) -> dict[str, float]:
         return {}
 
-    def _route(self, goal: LatLon) -> list[LatLon]:
-        return grid_route(self.grid, self.pos, goal)
+    def _route(self, start: LatLon, goal: LatLon) -> list[LatLon]:
+        return grid_route(self.grid, start, goal)
 
     def _work_s(self, action: Action) -> float:
         return self.clean_s if action is Action.CLEAN else 0.0
@@ -179,41 +139,31 @@ class CommandedRobot:
         except ValidationError:
             return  # a device ignores what it cannot read; the platform's ack timeout notices
         with self._lock:
-            if cmd.msg_id in self.seen_cmds:  # a resend (QoS 1 or the platform's retry): ack again only
-                self._event("cmd_ack", cmd.msg_id)
-                return
-            self.seen_cmds.add(cmd.msg_id)
-            if cmd.action is Action.CANCEL:
-                self.task = None
-                self._status(DeviceState.ONLINE)
-                return
-            if cmd.position is None or cmd.action not in self.ACTIONS:
-                self._event("task_failed", cmd.msg_id, text=f"cannot {cmd.action.value} here")
-                return
-            if self.task is not None:
-                self._event("task_failed", cmd.msg_id, text=f"busy with {self.task.cmd_id}")
-                return
-            self._event("cmd_ack", cmd.msg_id)
-            goal = LatLon(cmd.position.lat, cmd.position.lon)
-            self.task = GridTask(cmd.msg_id, cmd.action, self._route(goal), self._work_s(cmd.action))
-            self._status(DeviceState.BUSY)
+            was_busy = self.executor.busy
+            self._say(self.executor.receive(cmd, self.pos, datetime.now(UTC)))
+            if was_busy != self.executor.busy:
+                self._status(DeviceState.BUSY if self.executor.busy else DeviceState.ONLINE)
+
+    def _say(self, reports: list[Report]) -> None:
+        for r in reports:
+            self._event(r.label, r.cmd_id, text=r.text, value=r.value)
 
     def step(self, dt: float) -> None:
         """Advance ``dt`` simulated seconds."""
         with self._lock:
-            task = self.task
+            task = self.executor.task
             if task is None:
                 self._telemetry(0.0)
                 return
             moving = not task.arrived
-            for pct in task.advance(dt, self.SPEED_M_S):
-                self._event("task_progress", task.cmd_id, value=float(pct), text=f"{pct}% of the way")
+            reports, finished = self.executor.advance(dt, datetime.now(UTC))
+            self._say(reports)
             self.pos = task.position()
             self.battery = max(0.0, self.battery - self._drain(moving) * dt)
             self._telemetry(self.SPEED_M_S if moving else 0.0)
-            if task.finished:
-                self.task = None
-                self._finish(task)
+            if finished is not None:
+                self._finish(finished)
+            if not self.executor.busy:
                 self._status(DeviceState.ONLINE)
 
     def _loop(self) -> None:
@@ -264,8 +214,8 @@ class CommandedDrone(CommandedRobot):
     def _extra_metrics(self) -> dict[str, float]:
         return {"altitude_m": self.altitude_m if self.task is not None else 0.0}
 
-    def _route(self, goal: LatLon) -> list[LatLon]:
-        return [self.pos, goal]  # straight, above the streets
+    def _route(self, start: LatLon, goal: LatLon) -> list[LatLon]:
+        return straight_route(start, goal)
 
     def _work_s(self, action: Action) -> float:
         return 0.0 if action is Action.GOTO else self.hover_s

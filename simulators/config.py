@@ -44,6 +44,9 @@ class FleetConfig(BaseModel):
     client_prefix: str = Field(default="sim", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     sensors_per_link: int = Field(default=250, ge=1, description="sensors per data connection")
     max_inflight: int = Field(default=1000, ge=1, le=65535)
+    # Robots and drones obey ``.../cmd``; a commanded task (drive, clean, fly, hover) runs this
+    # many times faster than real time so tests and demos see it end. Patrols are not affected.
+    speed_factor: float = Field(default=1.0, gt=0, le=1000)
 
     @field_validator("districts", mode="before")
     @classmethod

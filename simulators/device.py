@@ -43,6 +43,7 @@ class SimContext:
     seed: int
     run_id: str  # makes msg ids unique across runs, so reruns are not deduplicated away
     random_events: bool = True
+    speed_factor: float = 1.0  # commanded tasks run this many times faster (simulators/obey.py)
 
     @property
     def start_epoch(self) -> float:
@@ -141,10 +142,11 @@ class SimDevice:
 
     def event(self, t: float, label: str, *, text: str | None = None,
               confidence: float | None = None, value: float | None = None,
-              unit: str | None = None) -> SimMessage:
+              unit: str | None = None, cmd_id: str | None = None) -> SimMessage:
         msg = Event(
             ts=self.ctx.ts(t), msg_id=self.next_msg_id(), label=label, text=text,
             confidence=confidence, value=value, unit=unit, position=self.pos_model(),
+            cmd_id=cmd_id,
         )
         return self.message(t, Channel.EVENT, msg)
 

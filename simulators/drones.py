@@ -4,6 +4,12 @@ batteries.
 Motion is in local metres east/north of the district centre and converted to lat/lon for
 the payload. A full battery is about 37 minutes of flight; below 40 % the drone flies home, lands
 and is back in the air about five minutes later.
+
+A drone obeys ``goto``, ``inspect``, ``hover`` and ``return_home`` (simulators/obey.py): it leaves
+its patrol, flies straight there at cruise speed while descending to 20 m, hovers, and for an
+``inspect`` takes a few camera frames of what is planted there (simulators/camera.py), then answers
+``task_done`` with its confidence that something is there (docs/dispatch.md, "Drone verification")
+and climbs back to its patrol.
 """
 
 from __future__ import annotations
@@ -11,14 +17,19 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-from devices.payloads import DeviceState
-from devices.topics import Kind
-from simulators.device import SimContext, SimDevice, SimMessage, clamp
-from simulators.geography import District, LatLon, local_xy, offset
+from devices.payloads import Action, DeviceState, FrameMeta
+from devices.topics import Channel, Kind, Topic
+from simulators import camera
+from simulators.device import SimContext, SimMessage, clamp
+from simulators.geography import District, LatLon, distance_m, local_xy, offset
+from simulators.obey import FieldDevice, Scene
+from simulators.tasks import FLY_DRAIN_PCT_PER_S, HOVER_DRAIN_PCT_PER_S, HOVER_S, GridTask, straight_route
 
 RETURN_BATTERY_PCT = 40.0  # the farthest waypoint home still lands above 15 %
 CLIMB_M_S = 3.0
 DESCENT_M_S = 2.0
+FRAMES_AT = (0.25, 0.5, 0.75)  # an inspection's frames: at these fractions of the hover
+SEE_RADIUS_M = 25.0  # the onboard detector finds what lies this close below the hover point
 
 
 class Phase(StrEnum):
@@ -29,8 +40,9 @@ class Phase(StrEnum):
     LANDING = "landing"
 
 
-class Drone(SimDevice):
+class Drone(FieldDevice):
     kind = Kind.DRONE
+    ACTIONS = frozenset({Action.GOTO, Action.INSPECT, Action.HOVER, Action.RETURN_HOME})
 
     def __init__(self, device_id: str, district: District, ctx: SimContext) -> None:
         super().__init__(device_id, district, ctx)
@@ -55,6 +67,10 @@ class Drone(SimDevice):
         self._battery = rng.uniform(55.0, 100.0)
         self.phase_ = Phase.TAKEOFF
         self.low_reported = False
+        self.executor.speed_m_s = self.cruise_speed
+        self.scene: Scene | None = None  # the scenario's planted things (FleetSim sets it)
+        self.task_alt = (0.0, 0.0)  # altitude at the task's start, and over the spot
+        self.shots = 0  # frames taken in this hover
 
     def _inside(self, x: float, y: float) -> tuple[float, float]:
         c, box = self.district.center, self.district.bbox
@@ -90,11 +106,84 @@ class Drone(SimDevice):
         self.speed = self.cruise_speed
         return False
 
+    # -- commands (simulators/obey.py) -------------------------------------------------------
+    def _route(self, start: LatLon, goal: LatLon) -> list[LatLon]:
+        return straight_route(start, goal)
+
+    def _work_s(self, action: Action) -> float:
+        return HOVER_S if action in (Action.INSPECT, Action.HOVER) else 0.0
+
+    def home(self) -> LatLon:
+        c = self.district.center
+        return offset(c.lat, c.lon, *self.base)
+
+    def unable(self) -> str | None:
+        return {Phase.GROUNDED: "on the ground, swapping battery", Phase.LANDING: "landing",
+                Phase.RETURN: f"returning to base, battery {self._battery:.0f} %"}.get(self.phase_)
+
+    def task_started(self, t: float, task: GridTask) -> None:
+        low = task.action in (Action.INSPECT, Action.HOVER)  # down to where the camera resolves enough
+        self.task_alt, self.shots = (self.alt, camera.INSPECT_ALT_M if low else self.alt), 0
+
+    def on_motion(self, t: float, task: GridTask, dt: float, moving: bool) -> None:
+        c = self.district.center
+        here = task.position()
+        x, y = local_xy(here.lat, here.lon, c.lat, c.lon)
+        if math.hypot(x - self.x, y - self.y) > 0.5:
+            self.heading = math.degrees(math.atan2(x - self.x, y - self.y)) % 360.0
+        self.x, self.y = x, y
+        start_alt, spot_alt = self.task_alt
+        self.alt = spot_alt + (start_alt - spot_alt) * (1.0 - min(1.0, task.travelled_m / max(task.length_m, 1.0)))
+        self.speed = self.cruise_speed if moving else 0.0
+        self._battery = max(0.0, self._battery - (FLY_DRAIN_PCT_PER_S if moving else HOVER_DRAIN_PCT_PER_S) * dt)
+        # Every frame due by now (a compressed tick can span more than one).
+        while task.action is Action.INSPECT and task.arrived and self.shots < len(FRAMES_AT) \
+                and task.worked_s >= FRAMES_AT[self.shots] * task.work_s:
+            self.shots += 1
+            self._photo(t)
+
+    def _below(self, t: float, radius_m: float) -> list[tuple[str, float, float]]:
+        return self.scene(t, self.position(), radius_m) if self.scene is not None else []
+
+    def _photo(self, t: float) -> None:
+        p = self.position()
+        meta = FrameMeta(ts=self.ctx.ts(t), msg_id=self.next_msg_id(), lat=round(p.lat, 7), lon=round(p.lon, 7),
+                         alt_m=round(self.alt, 1), heading_deg=round(self.heading, 1),
+                         pitch_deg=camera.PITCH_DEG, hfov_deg=camera.HFOV_DEG)
+        jpeg = camera.capture(meta, self._below(t, camera.FRAME_RADIUS_M), seed=self.seq)
+        self.frames.append((Topic(self.district.name, self.kind, self.device_id, Channel.FRAME), meta, jpeg))
+
+    def finish(self, t: float, task: GridTask) -> list[SimMessage]:
+        if task.action is not Action.INSPECT:
+            return [self.event(t, "task_done", text=f"{task.action.value} done", value=100.0, cmd_id=task.cmd_id)]
+        here = self.position()
+        seen = sorted(self._below(t, SEE_RADIUS_M), key=lambda s: distance_m(here.lat, here.lon, s[1], s[2]))
+        out: list[SimMessage] = []
+        how = f"after {task.work_s:.0f} s hover, {self.shots} frames"
+        if seen:
+            label, conf = seen[0][0], round(self.rng.uniform(0.8, 0.95), 3)
+            # The detection itself first: the observation path adds the drone as a second source.
+            out.append(self.event(t, label, confidence=conf, text=f"onboard detection while verifying {task.cmd_id}"))
+            out.append(self.event(t, "task_done", text=f"confirmed: {label} {conf:.2f} {how}", value=conf,
+                                  cmd_id=task.cmd_id))
+        else:
+            out.append(self.event(t, "task_done", text=f"not seen: nothing within {SEE_RADIUS_M:.0f} m {how}",
+                                  value=0.0, cmd_id=task.cmd_id))
+        return out
+
+    def task_ended(self, t: float, task: GridTask, finished: bool) -> list[SimMessage]:
+        self.speed = 0.0
+        # Home: land and swap the battery; otherwise climb back to cruise and fly the patrol on.
+        self.phase_ = Phase.LANDING if finished and task.action is Action.RETURN_HOME else Phase.TAKEOFF
+        return self.back_online(t)
+
     def tick(self, t: float, dt: float) -> list[SimMessage]:
         out: list[SimMessage] = []
         statuses: list[SimMessage] = []
         ph = self.phase_
-        if ph is Phase.GROUNDED:
+        if self.executor.busy:
+            out += self.step_task(t, dt)
+        elif ph is Phase.GROUNDED:
             self.speed = 0.0
             self._battery = min(100.0, self._battery + 0.33 * dt)  # battery swap and top-up
             if self._battery >= 99.0:
@@ -118,7 +207,7 @@ class Drone(SimDevice):
                 self.phase_ = Phase.GROUNDED
                 statuses.append(self.status(t, DeviceState.CHARGING))
 
-        if self.phase_ is not Phase.GROUNDED:
+        if self.phase_ is not Phase.GROUNDED and self.current is None:  # a task drains by its own rates
             self._battery = max(0.0, self._battery - 0.045 * dt)
         if self.phase_ is Phase.PATROL and self._battery < RETURN_BATTERY_PCT:
             self.phase_ = Phase.RETURN

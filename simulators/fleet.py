@@ -8,6 +8,9 @@ Connections (decided here, documented in simulators/README.md):
   connections (``sensors_per_link`` sensors each), like a field gateway concentrating
   readings, which keeps the hot path on a few sockets.
 A kill of the process drops every connection, so the broker publishes every device's will.
+Robots and drones also subscribe to their ``cmd`` topic on their own connection and obey
+(simulators/obey.py): commands are handed to the devices between publishes, at the fleet's
+current time, and their answers, telemetry and camera frames go out like everything else.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from simulators.config import FleetConfig
 from simulators.device import SimDevice, SimMessage
 from simulators.encoding import Encoder, JsonEncoder, Publish, make_encoder
 from simulators.mqtt_link import Link
+from simulators.obey import CommandDesk
 from simulators.publisher import MqttPublisher, PublisherError
 from simulators.report import DeviceCounts, FleetProgress, FleetReport, Tally
 from simulators.sim import FleetSim, encode_messages, generate_messages
@@ -76,9 +80,10 @@ class _Presence:
         return [self._status(self.last.state, f"re{n}")]
 
 
-def _links(pub: MqttPublisher, sim: FleetSim) -> tuple[dict[str, tuple[Link, Link]],
-                                                        dict[str, _Presence]]:
+def _links(pub: MqttPublisher, sim: FleetSim, desk: CommandDesk) -> tuple[dict[str, tuple[Link, Link]],
+                                                                          dict[str, _Presence]]:
     """device_id -> (status link, data link), and each device's presence."""
+    cmd_topic = {device_id: topic for topic, device_id in desk.topics.items()}
     cfg, run = sim.config, sim.run_id
     out: dict[str, tuple[Link, Link]] = {}
     presence: dict[str, _Presence] = {}
@@ -87,7 +92,9 @@ def _links(pub: MqttPublisher, sim: FleetSim) -> tuple[dict[str, tuple[Link, Lin
     for d in sim.devices:
         p = presence[d.device_id] = _Presence(d, run)
         own = pub.add_link(d.device_id, f"{cfg.client_prefix}-{run}-{d.device_id}",
-                           will=p.will, on_connect=p.on_connect)
+                           will=p.will, on_connect=p.on_connect,
+                           subscribe=(cmd_topic[d.device_id],) if d.device_id in cmd_topic else (),
+                           on_message=desk.on_message if d.device_id in cmd_topic else None)
         if d.kind is Kind.SENSOR:
             if n_sensors % cfg.sensors_per_link == 0:
                 k = n_sensors // cfg.sensors_per_link + 1
@@ -109,7 +116,8 @@ def run_fleet(config: FleetConfig, mqtt_url: str, *, stop: threading.Event | Non
     sim = FleetSim(config)
     # ``stop`` ends the stream only: the offline statuses and the flush still happen.
     pub = MqttPublisher(mqtt_url, max_inflight=config.max_inflight)
-    links, presence = _links(pub, sim)
+    desk = CommandDesk(sim.devices)
+    links, presence = _links(pub, sim, desk)
     tally = Tally()
     try:
         pub.connect(timeout=30.0)
@@ -128,6 +136,18 @@ def run_fleet(config: FleetConfig, mqtt_url: str, *, stop: threading.Event | Non
         for p in encoder.encode(msg.topic, msg.message):
             pub.publish(link, p)
         tally.add(msg)
+        device = desk.devices.get(msg.device_id)
+        if device is not None and device.frames:
+            for topic, meta, jpeg in device.take_frames():
+                for p in encoder.encode_frame(topic, meta, jpeg):
+                    pub.publish(data_link, p)
+
+    def obey() -> None:
+        """Answer the commands that arrived, at the fleet's time now (the wall clock when paced)."""
+        if desk.inbox:
+            now = max(sim.t, time.monotonic() - wall0) if config.pace else sim.t
+            for answer in desk.drain(now):
+                send(answer)
 
     def report_progress(t: float) -> None:
         if progress is not None:
@@ -147,8 +167,10 @@ def run_fleet(config: FleetConfig, mqtt_url: str, *, stop: threading.Event | Non
                     if stop is not None and stop.is_set():
                         break
                     pub.poll(min(ahead, 0.05))
+                    obey()
             elif n % 128 == 0:
                 pub.poll(0.0)  # flat out (or behind): still write and read acks in batches
+                obey()
             if stop is not None and stop.is_set():
                 stopped, t_end = True, min(config.duration_s, max(sim.t, msg.t))
                 break

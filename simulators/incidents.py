@@ -3,6 +3,9 @@
 Sensor breaches become ``Breach`` blends on the chosen sensors, robot events become scripted
 events on a robot, visual incidents are only recorded (vision renders them later). Robots'
 and drones' own random events are recorded too, so a scorer knows every incident sign.
+``visible`` says what a camera would see at a spot while the run goes on: the visual incidents,
+and breaches a camera can see too (smoke, flooding, a damaged manhole), at their place and at each
+sensor that reads them; an inspecting drone renders and reports it (simulators/drones.py).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from devices.payloads import VISION_LABELS
 from devices.topics import Kind
 from simulators.device import SimContext, SimDevice, SimMessage
 from simulators.geography import District, GeographyError, LatLon, Place, distance_m
@@ -55,6 +59,7 @@ class ScenarioRuntime:
         self._pending: list[_Pending] = []
         self._by_id: dict[str, _Pending] = {}
         self._random: list[TruthRecord] = []
+        self._visible: list[tuple[str, LatLon, float, float]] = []  # label, where, from, until (s)
         self.default_district = districts[0].name
         if scenario is None:
             return
@@ -139,6 +144,9 @@ class ScenarioRuntime:
         pending = self._add(inc_id, self._record(
             inc_id, inc, district, where, place, [s.device_id for s, _ in shown],
             inc.at_s, end), inc.at_s)
+        if inc.expected_label in VISION_LABELS:
+            for spot in dict.fromkeys([where, *(s.location for s, _ in shown)]):  # each spot once
+                self._visible.append((inc.expected_label, spot, inc.at_s, end))
         for sensor, weight in shown:
             for metric, value in {inc.metric: inc.value, **inc.also}.items():
                 if metric in sensor.stype.metrics:
@@ -170,6 +178,7 @@ class ScenarioRuntime:
         district = self._district(inc.district, "incident")
         where, place = self._where(inc, district)
         assert where is not None  # the model requires a location or a place
+        self._visible.append((inc.label, where, inc.at_s, inc.at_s + inc.duration_s))
         self._add(inc_id, self._record(inc_id, inc, district, where, place, [], inc.at_s,
                                        inc.at_s + inc.duration_s), inc.at_s)
 
@@ -179,6 +188,11 @@ class ScenarioRuntime:
         return pending
 
     # -- during the run -----------------------------------------------------------------
+    def visible(self, t: float, here: LatLon, radius_m: float) -> list[tuple[str, float, float]]:
+        """(label, lat, lon) of what is there to see within ``radius_m`` of ``here`` at ``t``."""
+        return [(label, p.lat, p.lon) for label, p, t0, t1 in self._visible
+                if t0 <= t < t1 and distance_m(here.lat, here.lon, p.lat, p.lon) <= radius_m]
+
     def on_event(self, msg: SimMessage, incident_id: str | None) -> None:
         """A device reported an event (``EventSink``): scripted or its own."""
         ev = msg.message

@@ -197,6 +197,7 @@ class Link:
     rejected: int = 0  # PUBACK with a failure reason code (e.g. not authorised)
     inflight_channel: dict[int, str] = field(default_factory=dict)  # mid -> channel
     write_armed: bool = False  # registered for EVENT_WRITE (socket buffer was full)
+    subscriptions: tuple[str, ...] = ()  # topics (QoS 1) subscribed again after every connect
 
     @property
     def inflight(self) -> int:

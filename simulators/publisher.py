@@ -11,6 +11,8 @@ Design (why it looks like this):
   PUBACKs with a failure reason (e.g. an ACL denial) are counted as rejected.
 - A dropped connection reconnects with capped, jittered exponential backoff, then resends
   what was not acknowledged (DUP; the platform's msg_id dedupe absorbs the repeats).
+- A link may subscribe (a device's ``cmd`` topic): renewed after every connect, because links
+  start clean; ``on_message`` runs inside ``poll`` and must only record what arrived.
 """
 
 from __future__ import annotations
@@ -84,11 +86,17 @@ class MqttPublisher:
     # -- set-up -------------------------------------------------------------------------
     def add_link(self, name: str, client_id: str, *,
                  will: Callable[[int], Publish] | None = None,
-                 on_connect: Callable[[int], list[Publish]] | None = None) -> Link:
+                 on_connect: Callable[[int], list[Publish]] | None = None,
+                 subscribe: tuple[str, ...] = (),
+                 on_message: Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None] | None = None) -> Link:
         """A connection; ``will(n)`` is its last will for connect n, ``on_connect(n)`` what to
-        publish once connect n is acknowledged (n > 1: after a reconnect)."""
+        publish once connect n is acknowledged (n > 1: after a reconnect); ``subscribe`` topics
+        are delivered to ``on_message``."""
         client = LinkClient(client_id)
-        link = Link(name, client, will=will, on_connect=on_connect, window=self.max_inflight)
+        link = Link(name, client, will=will, on_connect=on_connect, window=self.max_inflight,
+                    subscriptions=subscribe)
+        if on_message is not None:
+            client.on_message = on_message
         client.on_ack = functools.partial(self._on_ack, link)
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
@@ -268,6 +276,8 @@ class MqttPublisher:
                 if link.connects > 1:
                     self.reconnects += 1
                     c.resend_unacked()  # before anything new: QoS 1 order is per connection
+                for topic in link.subscriptions:
+                    c.subscribe(topic, qos=1)
                 if link.on_connect is not None:
                     for pub in link.on_connect(link.connects):
                         self.publish(link, pub)

@@ -4,6 +4,10 @@ Battery drains while moving (about 2.5 h of sweeping), the bin fills and the wat
 empties; low battery, a full bin or an empty tank send the robot back along the grid to the
 depot. Random hazards (``spill``, ``obstacle``, ``stuck``) are Poisson events; scenarios
 add scripted ones. Every event goes to ``on_event`` so the fleet can record ground truth.
+
+A robot obeys ``goto``, ``clean`` and ``return_home`` (simulators/obey.py): it leaves its patrol,
+drives the street grid to the spot at 1.5 m/s, cleans there for a minute, reports, drives back
+onto the nearest street corner and sweeps on (``return_home``: docks and charges).
 """
 
 from __future__ import annotations
@@ -11,10 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from devices.payloads import DeviceState
+from devices.payloads import Action, DeviceState
 from devices.topics import Kind
-from simulators.device import SimContext, SimDevice, SimMessage, clamp
+from simulators.device import SimContext, SimMessage, clamp
 from simulators.geography import District, LatLon, StreetGrid
+from simulators.obey import FieldDevice
+from simulators.tasks import (
+    CLEAN_DRAIN_PCT_PER_S,
+    CLEAN_S,
+    DRAIN_PCT_PER_S,
+    DRIVE_SPEED_M_S,
+    GridTask,
+    grid_route,
+)
 
 Node = tuple[int, int]
 # Random hazards per robot-hour while sweeping.
@@ -49,8 +62,9 @@ class ScriptedEvent:
     hold_s: float = 0.0  # how long the robot stays put (stuck, obstacle)
 
 
-class Robot(SimDevice):
+class Robot(FieldDevice):
     kind = Kind.ROBOT
+    ACTIONS = frozenset({Action.GOTO, Action.CLEAN, Action.RETURN_HOME})
 
     def __init__(self, device_id: str, district: District, ctx: SimContext) -> None:
         super().__init__(device_id, district, ctx)
@@ -71,6 +85,10 @@ class Robot(SimDevice):
         self.speed = 0.0
         self.scripted: list[ScriptedEvent] = []
         self._pos_cache: dict[Node, LatLon] = {}
+        self.executor.speed_m_s = DRIVE_SPEED_M_S
+        self.off_patrol: LatLon | None = None  # where it is while a task took it off the grid walk
+        self.rejoin: GridTask | None = None  # the drive back onto the grid after a task
+        self.cleaning = False
 
     @property
     def battery_pct(self) -> float:
@@ -83,6 +101,8 @@ class Robot(SimDevice):
         return p
 
     def position(self) -> LatLon:
+        if self.off_patrol is not None:
+            return self.off_patrol
         pa, pb = self._node_pos(self.a), self._node_pos(self.b)
         f = self.along / self.grid.spacing_m
         return LatLon(pa.lat + (pb.lat - pa.lat) * f, pa.lon + (pb.lon - pa.lon) * f)
@@ -104,6 +124,61 @@ class Robot(SimDevice):
                 return
             dist -= left
             self.prev, self.a, self.along = self.a, self.b, 0.0
+            self.b = self._next_node()
+
+    # -- commands (simulators/obey.py) -------------------------------------------------------
+    def _route(self, start: LatLon, goal: LatLon) -> list[LatLon]:
+        return grid_route(self.grid, start, goal)
+
+    def _work_s(self, action: Action) -> float:
+        return CLEAN_S if action is Action.CLEAN else 0.0
+
+    def home(self) -> LatLon:
+        return self._node_pos(self.depot)
+
+    def unable(self) -> str | None:
+        if self.mode is Mode.CHARGING:
+            return "charging at the depot"
+        if self.state is DeviceState.ERROR:
+            return "stuck, cannot move"
+        if self._battery < LOW_BATTERY_PCT:
+            return f"battery {self._battery:.0f} %: too low for a task"
+        return None
+
+    def on_motion(self, t: float, task: GridTask, dt: float, moving: bool) -> None:
+        self.off_patrol = task.position()
+        self.speed = DRIVE_SPEED_M_S if moving else 0.0
+        self.cleaning = not moving and task.action is Action.CLEAN
+        self._battery -= (DRAIN_PCT_PER_S if moving else CLEAN_DRAIN_PCT_PER_S if self.cleaning else 0.0) * dt
+
+    def finish(self, t: float, task: GridTask) -> list[SimMessage]:
+        text = {Action.CLEAN: "spot cleaned; nothing left on the ground",
+                Action.RETURN_HOME: "docked at the depot"}.get(task.action, "arrived")
+        return [self.event(t, "task_done", text=text, value=100.0, cmd_id=task.cmd_id)]
+
+    def task_ended(self, t: float, task: GridTask, finished: bool) -> list[SimMessage]:
+        self.cleaning, self.speed = False, 0.0
+        if finished and task.action is Action.RETURN_HOME:  # docked: charge, then sweep on
+            self.off_patrol, self.current = None, None
+            self.a = self.b = self.prev = self.depot
+            self.along, self.mode = 0.0, Mode.CHARGING
+            return [self.status(t, DeviceState.CHARGING)]
+        here = self.position()
+        corner = self._node_pos(self.grid.nearest_node(here.lat, here.lon))
+        self.rejoin = GridTask("", Action.GOTO, [here, corner], 0.0)
+        return self.back_online(t)
+
+    def _drive_back(self, dt: float) -> None:
+        """Off the grid after a task: drive to the nearest corner, then sweep on from there."""
+        rejoin = self.rejoin
+        assert rejoin is not None
+        rejoin.advance(dt * self.ctx.speed_factor, DRIVE_SPEED_M_S)
+        self.off_patrol, self.speed = rejoin.position(), DRIVE_SPEED_M_S
+        self._battery -= DRAIN_PCT_PER_S * dt * self.ctx.speed_factor
+        if rejoin.arrived:
+            corner = rejoin.route[-1]
+            self.a = self.prev = self.grid.nearest_node(corner.lat, corner.lon)
+            self.along, self.off_patrol, self.rejoin = 0.0, None, None
             self.b = self._next_node()
 
     def _emit(self, out: list[SimMessage], t: float, label: str,
@@ -134,7 +209,11 @@ class Robot(SimDevice):
             s = self.scripted.pop(0)
             statuses += self._hazard(events, t, s.label, s.hold_s, s)
 
-        if self.mode is Mode.CHARGING:
+        if self.executor.busy:
+            events += self.step_task(t, dt)
+        elif self.rejoin is not None:
+            self._drive_back(dt)
+        elif self.mode is Mode.CHARGING:
             self.speed = 0.0
             self._battery = min(100.0, self._battery + 0.06 * dt)
             self.bin_pct, self.tank_pct = 0.0, 100.0
@@ -174,7 +253,8 @@ class Robot(SimDevice):
                 self.mode, self.speed, self.b = Mode.CHARGING, 0.0, self.a
                 statuses.append(self.status(t, DeviceState.CHARGING))
 
-        brushing = self.mode is Mode.SWEEPING and self.speed > 0
+        brushing = self.cleaning or (self.mode is Mode.SWEEPING and self.speed > 0
+                                     and self.off_patrol is None)
         metrics = {
             "battery_pct": round(clamp(self._battery, 0.0, 100.0), 1),
             "speed_m_s": round(self.speed, 2),

@@ -55,13 +55,15 @@ class FleetSim:
         self.scenario = scenario
         random_events = scenario.random_events if scenario is not None else True
         self.ctx = SimContext(self.start, config.seed, config.resolved_run_id(self.start),
-                              random_events)
+                              random_events, config.speed_factor)
         self.env = Environment(self.ctx)
         self.devices = build_devices(config, self.ctx, self.env)
         self.runtime = ScenarioRuntime(scenario, self.devices,
                                        [get_district(d) for d in config.districts], self.ctx)
         for d in self.devices:
             d.on_event = self.runtime.on_event
+            if isinstance(d, Drone):
+                d.scene = self.runtime.visible
         self.period = 1.0 / config.rate
         self.t = 0.0  # how far the stream has got
 

@@ -37,6 +37,19 @@ def test_telemetry_rows_and_registry() -> None:
     assert (dev.district, dev.kind, dev.lat) == ("futian", "sensor", 22.54)
 
 
+def test_status_position_places_a_fixed_sensor() -> None:
+    # Fixed sensors say where they stand only in their retained status; their threshold
+    # crossings need that position to be dispatched or verified.
+    ing, batch = Ingestor(IngestLimits()), Batch()
+    payload = json.dumps({"ts": NOW.isoformat(), "msg_id": "s1", "state": "online", "battery_pct": 80.0,
+                          "position": {"lat": 22.531, "lon": 114.052}})
+    ing.handle(msg("city/futian/sensor/aq-0001/status", payload), batch)
+    assert [(r[1], r[2], r[3]) for r in batch.positions] == [("aq-0001", 22.531, 114.052)]
+    assert batch.statuses[0][3] == "online"
+    dev = ing.take_device_updates()["aq-0001"]
+    assert (dev.lat, dev.lon) == (22.531, 114.052)
+
+
 def test_redelivery_is_skipped_but_acked() -> None:
     ing, batch = Ingestor(IngestLimits()), Batch()
     ing.handle(msg(TOPIC, tele({"pm25": 1.0})), batch)

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.local_services import Mosquitto
 from simulators.fleet import run_fleet
+from simulators.geography import distance_m
 from tests.helpers import scalar, start_gateway, wait_for, wait_gateway_subscribed
 from tests.simulators.fleet_util import run_tag, small
 
@@ -79,6 +80,17 @@ def test_planted_incidents_become_one_ticket_each(broker: Mosquitto, db_url: str
     for t in observable:
         expected[str(t["category"])] = expected.get(str(t["category"]), 0) + 1
     assert by_category == expected, (by_category, [(t["incident_id"], t["category"]) for t in observable])
+    # Every ticket is placed, sensor breaches included (their position comes from the sensor's
+    # status), so dispatch and verification can go there.
+    with psycopg.connect(db_url) as conn:
+        placed = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT device_id, lat, lon FROM devices")}
+    spots = [(float(o["lat"]), float(o["lon"])) for o in observable]
+    spots += [placed[d] for o in observable for d in o["devices"] if placed.get(d, (None,))[0] is not None]
+    for t in tickets:
+        loc = t.get("location")
+        assert isinstance(loc, dict) and loc.get("lat") is not None, t
+        nearest = min(distance_m(loc["lat"], loc["lon"], lat, lon) for lat, lon in spots)
+        assert nearest < 100, (t["category"], loc, nearest)
     print(sorted((str(t["category"]), str(t["severity"]), str(t["agency"])) for t in tickets))
     assert scalar(db_url, "SELECT count(*) FROM ticket_history WHERE action = 'created'") == len(tickets)
     assert scalar(db_url, "SELECT count(*) FROM triage_audit") >= len(tickets)
