@@ -110,12 +110,12 @@ def apply_verdict(conn: psycopg.Connection[Any], ticket_id: str, verdict: Verdic
               "certainty": [old_cert, new_cert], "severity": [old_sev.value, new_sev.value],
               "at": now.isoformat()}
     fields: dict[str, Any] = {"certainty": new_cert, "severity": new_sev.value, "verification": record}
-    # A confirmation is a fact that later re-triage must not undo: it goes into ``overrides`` (kept
-    # over triage's body). A negative or inconclusive check only changes the body and columns, so
-    # fresh evidence re-triaged later can raise the ticket again.
+    # A confirmation is a fact that later re-triage must not undo: it goes into ``established``
+    # (kept over triage's body; ``overrides`` stays what people set). A negative or inconclusive
+    # check only changes the body and columns, so fresh evidence re-triaged later can raise it again.
     kept = {"certainty": new_cert, "verification": record} if verdict.confirmed else {"verification": record}
     conn.execute("UPDATE tickets SET severity = %s, updated_at = %s, body = body || %s,"
-                 " overrides = overrides || %s WHERE ticket_id = %s",
+                 " established = established || %s WHERE ticket_id = %s",
                  (new_sev.value, now, Jsonb(fields), Jsonb(kept), ticket_id))
     if new_sev is not old_sev:
         conn.execute("UPDATE incidents SET severity = %s, updated_at = %s WHERE incident_id = %s",

@@ -36,7 +36,8 @@ ON CONFLICT (incident_id) DO UPDATE SET
     observation_count = excluded.observation_count, body = excluded.body
 """
 
-# Fields a person overrode stay as they set them; status and assignment belong to people.
+# Fields a person overrode stay as they set them, and what a verification established stays;
+# status and assignment belong to people.
 UPSERT_TICKET = """
 INSERT INTO tickets (ticket_id, incident_id, district, category, severity, agency, status, needs_review,
                      sla_due, created_at, updated_at, body)
@@ -49,7 +50,7 @@ ON CONFLICT (incident_id) DO UPDATE SET
     needs_review = excluded.needs_review,
     sla_due = least(tickets.sla_due, excluded.sla_due),
     updated_at = excluded.updated_at,
-    body = excluded.body || tickets.overrides || jsonb_build_object('ticket_id', tickets.ticket_id,
+    body = excluded.body || tickets.established || tickets.overrides || jsonb_build_object('ticket_id', tickets.ticket_id,
                                                                      'status', tickets.status)
 RETURNING ticket_id, status, severity, (xmax = 0) AS created, body
 """

@@ -127,6 +127,9 @@ def test_single_source_smoke_sends_nearest_drone_and_turns_observed(broker: Mosq
     assert body["certainty"] == "Observed" and body["verification"]["outcome"] == "confirmed"
     ticket = rows(db_url, "SELECT status, severity, assigned_to FROM tickets WHERE ticket_id = %s", (ticket_id,))
     assert ticket == [("open", "critical", None)]  # a drone only looks: the ticket stays with its agency
+    kept = rows(db_url, "SELECT overrides, established->>'certainty' FROM tickets WHERE ticket_id = %s",
+                (ticket_id,))
+    assert kept == [({}, "Observed")]  # what the drone established is not shown as set by a person
     tasks = rows(db_url, "SELECT device_id, kind, action, status, attempts FROM tasks WHERE ticket_id = %s",
                  (ticket_id,))
     assert tasks == [("drone-near", "drone", "inspect", "done", 1)]
