@@ -19,11 +19,11 @@ from typing import Any
 import psycopg
 
 from devices.topics import ROOT, shared
-from gateway.batch import Batch
+from gateway.batch import Batch, DeviceSeen
 from gateway.bus import BusConfig, Inbound, MqttBus, backoff_delay
 from gateway.ingest import FrameSink, IngestLimits, Ingestor, Ros2Router
 from gateway.settings import Settings
-from gateway.store.spill import SpillFile
+from gateway.store.spill import SpillFile, sightings
 from gateway.store.writer import StoreError, load_devices, upsert_devices, write_batch
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class IngestWorker:
         self._last_devices_flush = 0.0
         self._down_since: float | None = None
         self._next_probe = 0.0
+        self._next_idle = 0.0
         self.spill_after_s = settings.spill_after_s
         self.spill = SpillFile(settings.data_dir / "spill" / f"{client_id or settings.mqtt_client_id}.journal",
                                settings.spill_max_bytes)
@@ -176,19 +177,17 @@ class IngestWorker:
         while (batch := self._take()) is not None:
             self._flush_devices()
             if not batch.acks:
+                self._idle()
                 continue
-            self._store(batch)
+            committed = self._store(batch)
             self.bus.ack_many(batch.acks)
-            for listener in self.listeners:
-                try:
-                    listener(batch)
-                except Exception:
-                    log.exception("batch listener failed")
+            if committed:  # a journaled batch reaches listeners when it is replayed
+                self._notify(batch)
         self._flush_devices(force=True)
 
-    def _store(self, batch: Batch) -> None:
-        """Commit the batch, or journal it once the database has been down for a while.
-        Returns only when the batch is durable somewhere, so its messages may be acked."""
+    def _store(self, batch: Batch) -> bool:
+        """Commit the batch (True), or journal it once the database has been down for a while
+        (False). Returns only when the batch is durable somewhere, so its messages may be acked."""
         attempt = 0
         rng = random.Random()
         while True:
@@ -197,17 +196,35 @@ class IngestWorker:
             if probe and self._replay_spill():  # journal first: new rows never overtake it
                 try:
                     self._write(batch)
-                    return
+                    return True
                 except (StoreError, psycopg.OperationalError) as err:
                     self._outage(err, attempt)
             down_for = time.monotonic() - (self._down_since or time.monotonic())
-            if (down_for >= self.spill_after_s or self._stop.is_set()) and self.spill.append(batch):
+            if (down_for >= self.spill_after_s or self._stop.is_set()) and self._journal(batch):
                 self.stats.spilled_batches += 1
-                return
+                return False
             if self._stop.is_set() and attempt > 5:
                 raise StoreError("database down and spill journal full at shutdown")
             time.sleep(backoff_delay(attempt, 0.2, 2.0, rng))
             attempt += 1
+
+    def _idle(self) -> None:
+        """No traffic: replay the journal once the database is back and let listeners retry what
+        they deferred, so an outage's data does not wait for the next message. At most 1/s."""
+        now = time.monotonic()
+        if now < self._next_idle:
+            return
+        self._next_idle = now + 1.0
+        if self.spill.batches and (self._down_since is None or now >= self._next_probe):
+            self._replay_spill()
+        self._notify(Batch())  # an empty batch: a listener only flushes what it holds
+
+    def _notify(self, batch: Batch) -> None:
+        for listener in self.listeners:
+            try:
+                listener(batch)
+            except Exception:  # a listener's bug must not stop ingest
+                log.exception("batch listener failed")
 
     def _write(self, batch: Batch) -> None:
         started = time.perf_counter()
@@ -239,8 +256,12 @@ class IngestWorker:
             return True
         try:
             n = 0
-            for batch in self.spill.batches_in_file():
+            for batch, seen in self.spill.batches_in_file():
+                self._learn(seen)
                 self._write(batch)
+                # Listeners (observations) see it now it is committed. Should the replay fail later
+                # on, it all replays again: rows dedupe in the store, observations by their ids.
+                self._notify(batch)
                 n += 1
         except (StoreError, psycopg.OperationalError) as err:
             self._outage(err, 1)
@@ -249,6 +270,21 @@ class IngestWorker:
         self.stats.replayed_batches += n
         log.info("database back: replayed %d journaled batches", n)
         return True
+
+    def _journal(self, batch: Batch) -> bool:
+        """With the sightings the registry has not taken: after a crash they place the devices."""
+        assert self.ingestor is not None
+        with self._cond:
+            seen = sightings(batch, self.ingestor.device_updates)
+        return self.spill.append(batch, seen)
+
+    def _learn(self, seen: dict[str, DeviceSeen]) -> None:
+        """Journaled devices are known from now on, and go to the registry at the next flush."""
+        assert self.ingestor is not None
+        with self._cond:
+            for dev, s in seen.items():
+                self.ingestor.devices.setdefault(dev, (s.district, s.kind))
+                self.ingestor.device_updates.setdefault(dev, s)  # what this process saw wins
 
     def _flush_devices(self, force: bool = False) -> None:
         # The registry needs second-level freshness, not per-batch: this keeps upserts off

@@ -4,11 +4,15 @@ During a database outage the writer journals each batch here (fsync'd) and then
 acknowledges its MQTT messages, so neither the broker's queue nor the gateway's memory has
 to hold the backlog. When the database is back, the journal is replayed through the same
 dedupe-safe writer and cleared; a crash mid-replay just replays again (nothing twice: the
-store's unique indexes decide).
+store's unique indexes decide). The parsed events and the sightings of the devices not yet
+in the registry travel with the rows: batch listeners (observations for triage) see a
+journaled batch when it is replayed, so a crash during the outage cannot lose the
+observations it would have made, nor where their devices are.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import pickle
@@ -17,10 +21,17 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.batch import Batch
+from gateway.batch import Batch, DeviceSeen
 
 log = logging.getLogger(__name__)
 _LEN = struct.Struct("!Q")
+
+
+def sightings(batch: Batch, pending: dict[str, DeviceSeen]) -> dict[str, DeviceSeen]:
+    """Copies of the sightings of the batch's devices that the registry has not taken yet."""
+    ids = ({r[1] for r in batch.telemetry} | {r[1] for r in batch.positions}
+           | {r[2] for r in batch.events} | {r[2] for r in batch.statuses})
+    return {dev: copy.copy(pending[dev]) for dev in ids if dev in pending}
 
 
 class SpillFile:
@@ -35,11 +46,12 @@ class SpillFile:
     def size(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def append(self, batch: Batch) -> bool:
-        """Journal the batch's rows; False when the journal is full (then the caller waits)."""
+    def append(self, batch: Batch, devices: dict[str, DeviceSeen] | None = None) -> bool:
+        """Journal the batch's rows (and device sightings the registry has not taken yet);
+        False when the journal is full (then the caller waits)."""
         record = pickle.dumps(
             (batch.telemetry, batch.positions, batch.events, batch.statuses, batch.dead_letters,
-             batch.ros2_raw), protocol=pickle.HIGHEST_PROTOCOL)
+             batch.ros2_raw, batch.event_models, devices or {}), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             if self.size + len(record) + _LEN.size > self.max_bytes:
                 return False
@@ -62,13 +74,16 @@ class SpillFile:
                     break
                 yield data
 
-    def batches_in_file(self) -> Iterator[Batch]:
+    def batches_in_file(self) -> Iterator[tuple[Batch, dict[str, DeviceSeen]]]:
         if not self.path.exists():
             return
         for data in self._records():
-            telemetry, positions, events, statuses, dead, ros2_raw = pickle.loads(data)  # our journal
-            yield Batch(telemetry=telemetry, positions=positions, events=events, statuses=statuses,
-                        dead_letters=dead, ros2_raw=ros2_raw)
+            record = pickle.loads(data)  # our journal
+            telemetry, positions, events, statuses, dead, ros2_raw = record[:6]
+            # A journal written before events and sightings were kept has six parts.
+            event_models, devices = record[6:8] if len(record) >= 8 else ([], {})
+            yield (Batch(telemetry=telemetry, positions=positions, events=events, statuses=statuses,
+                         dead_letters=dead, ros2_raw=ros2_raw, event_models=event_models), devices)
 
     def clear(self) -> None:
         with self._lock:

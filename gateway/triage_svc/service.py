@@ -54,6 +54,10 @@ class TriageStats:
     escalated: int = 0
     closed: int = 0
     errors: int = 0
+    # The LLM answered nothing usable and the rules' ticket was kept (any reason, and timeouts
+    # alone): a stalled or broken model shows here while tickets keep coming.
+    fallbacks: int = 0
+    llm_timeouts: int = 0
     last_latency_ms: float = 0.0
 
 
@@ -131,6 +135,8 @@ class TriageService:
             for incident_id, incident in touched.items():
                 result = self.backend.assess(incident)
                 self.stats.last_latency_ms = result.latency_ms
+                self.stats.fallbacks += int(result.fallback)
+                self.stats.llm_timeouts += int(result.validation == "timeout")
                 store.save_incident(conn, incident, result.ticket, now)
                 saved = store.save_ticket(conn, result, now)
                 store.link_observations(conn, incident_id, linked[incident_id])

@@ -50,8 +50,8 @@ ON CONFLICT (incident_id) DO UPDATE SET
     needs_review = excluded.needs_review,
     sla_due = least(tickets.sla_due, excluded.sla_due),
     updated_at = excluded.updated_at,
-    body = excluded.body || tickets.established || tickets.overrides || jsonb_build_object('ticket_id', tickets.ticket_id,
-                                                                     'status', tickets.status)
+    body = excluded.body || tickets.established || tickets.overrides
+           || jsonb_build_object('ticket_id', tickets.ticket_id, 'status', tickets.status)
 RETURNING ticket_id, status, severity, (xmax = 0) AS created, body
 """
 
