@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import psycopg
 from devices.payloads import TASK_EVENT_LABELS
 from devices.topics import Kind
 from gateway.batch import Batch
+from gateway.db_worker import DbWorker
 from gateway.dispatch.config import DispatchConfig
 from gateway.dispatch.dispatcher import Dispatcher, TaskEvent
 
@@ -44,18 +44,18 @@ class DispatchStats:
     errors: int = 0
 
 
-class DispatchService:
+class DispatchService(DbWorker):
+    name = "dispatch"
+    stats: DispatchStats
+
     def __init__(self, database_url: str, publish: Publish, config: DispatchConfig | None = None,
                  *, clock: Clock = utc_now) -> None:
-        self.database_url = database_url
+        super().__init__(database_url)
         self.publish = publish
         self.config = config or DispatchConfig()
         self.clock = clock
         self.stats = DispatchStats()
         self._queue: queue.Queue[Item] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection[Any] | None = None
         self._dispatcher: Dispatcher | None = None
 
     # Listener entry points: called on other threads, so they only enqueue.
@@ -69,23 +69,10 @@ class DispatchService:
             if ev.label in TASK_EVENT_LABELS and ev.cmd_id and topic.kind is not Kind.SENSOR:
                 self._queue.put(("event", TaskEvent(topic.device_id, ev.label, ev.cmd_id, ev.ts, ev.text, ev.value)))
 
-    def start(self) -> DispatchService:
-        self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(15)
-        if self._conn is not None:
-            self._conn.close()
-
     def _get(self) -> Dispatcher:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.database_url, connect_timeout=5)
-            self._dispatcher = Dispatcher(self._conn, self.config)
-        assert self._dispatcher is not None
+        conn = self._connection()
+        if self._dispatcher is None or self._dispatcher.conn is not conn:  # a new connection after a failure
+            self._dispatcher = Dispatcher(conn, self.config)
         return self._dispatcher
 
     def _run(self) -> None:
@@ -104,11 +91,7 @@ class DispatchService:
                     self.tick()
                     next_tick = time.monotonic() + self.config.tick_s
             except psycopg.Error as err:
-                self.stats.errors += 1
-                log.warning("dispatch pass failed (will retry): %s", err)
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.rollback()
-                self._stop.wait(1.0)
+                self._failed(err)
 
     def handle(self, item: Item) -> None:
         d = self._get()

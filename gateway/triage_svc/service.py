@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices.topics import tickets_topic
+from gateway.db_worker import DbWorker
 from gateway.triage_svc import store
 from gateway.triage_svc.convert import to_observation
 from triage.backend import TriageBackend
@@ -61,11 +61,15 @@ class TriageStats:
     last_latency_ms: float = 0.0
 
 
-class TriageService:
+class TriageService(DbWorker):
+    name = "triage"
+    join_s = 30.0  # a pass may be waiting on the model
+    stats: TriageStats
+
     def __init__(self, database_url: str, backend: TriageBackend, *, publish: Publish | None = None,
                  clock: Clock = utc_now, poll_s: float = 0.25, upkeep_s: float = 10.0,
                  correlator: Correlator | None = None, listeners: list[TicketListener] | None = None) -> None:
-        self.database_url = database_url
+        super().__init__(database_url)
         self.backend = backend
         self.publish = publish
         self.clock = clock
@@ -74,27 +78,9 @@ class TriageService:
         self.correlator = correlator or Correlator()
         self.listeners = list(listeners or [])
         self.stats = TriageStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection[Any] | None = None
 
-    def start(self) -> TriageService:
-        self._thread = threading.Thread(target=self._run, name="triage", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(30)
-        if self._conn is not None:
-            self._conn.close()
+    def _close(self) -> None:
         self.backend.close()
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.database_url, connect_timeout=5)
-        return self._conn
 
     def _run(self) -> None:
         next_upkeep = time.monotonic() + self.upkeep_s
@@ -105,12 +91,8 @@ class TriageService:
                     self.upkeep()
                     next_upkeep = time.monotonic() + self.upkeep_s
             except psycopg.Error as err:
-                self.stats.errors += 1
-                log.warning("triage pass failed (will retry): %s", err)
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.rollback()
+                self._failed(err)
                 busy = False
-                self._stop.wait(1.0)
             if not busy:
                 self._stop.wait(self.poll_s)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from gateway.db_worker import DbWorker
 from gateway.webhooks import store
 from gateway.webhooks.config import WebhookConfig
 from gateway.webhooks.signing import EVENT_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
@@ -40,46 +40,29 @@ class WebhookStats:
     errors: int = 0
 
 
-class WebhookService:
+class WebhookService(DbWorker):
+    name = "webhooks"
+    stats: WebhookStats
+
     def __init__(self, database_url: str, config: WebhookConfig | None = None, *, clock: Clock = utc_now,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.database_url = database_url
+        super().__init__(database_url)
         self.config = config or WebhookConfig()
+        self.join_s = self.config.timeout_s + 10  # a request may be in flight
         self.clock = clock
         self.stats = WebhookStats()
         self._http = httpx.Client(timeout=self.config.timeout_s, transport=transport,
                                   headers={"User-Agent": "urbanops-webhooks/1"})
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection[Any] | None = None
 
-    def start(self) -> WebhookService:
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(self.config.timeout_s + 10)
-        if self._conn is not None:
-            self._conn.close()
+    def _close(self) -> None:
         self._http.close()
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.database_url, connect_timeout=5)
-        return self._conn
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.run_once()
             except psycopg.Error as err:
-                self.stats.errors += 1
-                log.warning("webhook pass failed (will retry): %s", err)
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.rollback()
+                self._failed(err)
             self._stop.wait(self.config.poll_s)
 
     def run_once(self, limit: int = 50) -> int:

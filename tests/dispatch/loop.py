@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.publish as mqtt_publish
 import psycopg
 
 from devices.payloads import DeviceState, Event, Position, Status, Telemetry
@@ -24,6 +25,7 @@ from gateway.runtime import GatewayRuntime
 from gateway.settings import Settings
 from gateway.webhooks import WebhookConfig, WebhookService
 from gateway.webhooks.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
+from simulators.commands import CommandedRobot
 from simulators.geography import LatLon, offset
 from tests.helpers import publish, wait_gateway_subscribed
 
@@ -53,6 +55,18 @@ def gateway(broker_url: str, port: int, db_url: str, tmp: Path, dispatch: Dispat
         yield Loop(rt, rt.dispatch, rt.webhooks)
     finally:
         rt.stop()
+
+
+def retire(port: int, devices: Iterable[CommandedRobot]) -> None:
+    """Stop test devices and clear the status they left retained on the session's broker, so a
+    later test's gateway does not take them for live, idle devices and send them work."""
+    devices = list(devices)
+    for d in devices:
+        if d.client.is_connected():
+            d.stop(offline=False)
+    mqtt_publish.multiple([{"topic": Topic(d.district, d.KIND, d.device_id, Channel.STATUS).render(),
+                            "payload": b"", "qos": 1, "retain": True} for d in devices],
+                          hostname="127.0.0.1", port=port)
 
 
 def near(north_m: float, east_m: float = 0.0) -> LatLon:

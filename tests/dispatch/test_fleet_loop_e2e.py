@@ -46,7 +46,7 @@ incidents:
     text: oil spill across the walkway
 """
 # Seed 1: robot-03 is ~700 m from robot-01 (stuck, so in error: not sent), robot-02 ~1.1 km.
-FLEET = {"sensors": 0, "robots": 3, "drones": 0, "rate": 2.0, "duration_s": 120.0, "seed": 1,
+FLEET: dict[str, Any] = {"sensors": 0, "robots": 3, "drones": 0, "rate": 2.0, "duration_s": 120.0, "seed": 1,
          "speed_factor": 30.0}
 
 

@@ -19,7 +19,7 @@ from gateway.dispatch import DispatchConfig
 from gateway.local_services import Mosquitto
 from gateway.webhooks import WebhookConfig
 from simulators.commands import CommandedRobot
-from tests.dispatch.loop import Receiver, gateway, near, plant_spill, rows
+from tests.dispatch.loop import Receiver, gateway, near, plant_spill, retire, rows
 from tests.helpers import wait_for
 
 FAST = DispatchConfig(ack_timeout_s=3.0, task_deadline_s=120.0, tick_s=0.2)
@@ -70,8 +70,7 @@ def test_spill_dispatches_nearest_robot_resolves_and_notifies(broker: Mosquitto,
             accepted = receiver.accepted()
             requests = list(receiver.requests)
     finally:
-        for r in robots:
-            r.stop(offline=False)
+        retire(broker.port, robots)
         receiver.close()
 
     actions = [a for _, a, _, _ in history]
@@ -123,9 +122,7 @@ def test_robot_offline_mid_task_is_replaced(broker: Mosquitto, db_url: str, tmp_
                             60), rows(db_url, "SELECT action, details FROM ticket_history ORDER BY id")
             ticket_id = str(_ticket(db_url))
     finally:
-        if first.client.is_connected():
-            first.stop(offline=False)
-        second.stop(offline=False)
+        retire(broker.port, [first, second])
     tasks = rows(db_url, "SELECT device_id, status, detail FROM tasks WHERE ticket_id = %s ORDER BY created_at",
                  (ticket_id,))
     assert [(d, s) for d, s, _ in tasks] == [("robot-a", "failed"), ("robot-b", "done")], tasks

@@ -27,7 +27,7 @@ from gateway.local_services import Mosquitto
 from gateway.store.observations import FEED_CHANNEL, ObservationRow, insert_observations
 from gateway.webhooks import WebhookConfig
 from simulators.commands import CommandedDrone, CommandedRobot
-from tests.dispatch.loop import SPILL, gateway, near, rows
+from tests.dispatch.loop import SPILL, gateway, near, retire, rows
 from tests.helpers import wait_for
 
 FAST = DispatchConfig(ack_timeout_s=3.0, task_deadline_s=120.0, verify_deadline_s=60.0, tick_s=0.2)
@@ -95,8 +95,7 @@ def _run(broker: Mosquitto, db_url: str, tmp: Path, sees: float,
                 feed.append(json.loads(n.payload))
             history = _history(db_url, ticket_id)
     finally:
-        for d in fleet:
-            d.stop(offline=False)
+        retire(broker.port, fleet)
         listen.close()
     return ticket_id, history, fleet, feed, wall_s
 
