@@ -218,6 +218,8 @@ class VisionSink:
             with self._done:
                 self.counters.processed += len(batch)
                 self._done.notify_all()
+        if processor.redactor is not None:
+            processor.redactor.close()  # its helper thread ends with the worker
 
     def _rows(self, out: FrameOut) -> list[ObservationRow]:
         c = self.counters

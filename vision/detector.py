@@ -48,6 +48,12 @@ class DetectorConfig:
     iou: float = 0.5
     half: bool | None = None  # None: half precision on GPU, full on CPU
     max_batch: int = 16
+    # One object, one label: the classes are exclusive kinds of object, so boxes of different
+    # classes overlapping by IoU >= ``iou`` are one object the model is unsure about (a sparse
+    # garbage pile also scored as a person lying down), not two incidents; the most confident
+    # label stays. Objects that do coexist (a car in a flood, fire under smoke) differ in size
+    # and overlap far less than that.
+    agnostic_nms: bool = True
 
 
 Factory = Callable[[DetectorConfig], Detector]

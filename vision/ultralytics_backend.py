@@ -56,18 +56,22 @@ class UltralyticsDetector:
     @property
     def predict_kwargs(self) -> dict[str, Any]:
         c = self.config
-        return {"imgsz": c.imgsz, "conf": c.conf, "iou": c.iou, "device": self.device, "verbose": False,
-                **self._precision}
+        return {"imgsz": c.imgsz, "conf": c.conf, "iou": c.iou, "agnostic_nms": c.agnostic_nms, "device": self.device,
+                "verbose": False, **self._precision}
 
-    def predict_raw(self, images: list[np.ndarray]) -> list[Any]:
-        """Plain Ultralytics ``predict`` on a batch (also what the bench calls 'direct')."""
-        return list(self.model.predict(source=images, **self.predict_kwargs))
+    def predict_raw(self, images: list[np.ndarray], imgsz: int | None = None) -> list[Any]:
+        """Plain Ultralytics ``predict`` on a batch (also what the bench calls 'direct').
 
-    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        ``imgsz`` overrides the configured input size for this call (a multiple of 32), e.g. to
+        run at an image's native resolution instead of scaling it up."""
+        kwargs = self.predict_kwargs if imgsz is None else {**self.predict_kwargs, "imgsz": imgsz}
+        return list(self.model.predict(source=images, **kwargs))
+
+    def detect(self, images: list[np.ndarray], imgsz: int | None = None) -> list[list[Detection]]:
         out: list[list[Detection]] = []
         step = max(1, self.config.max_batch)
         for start in range(0, len(images), step):
-            for result in self.predict_raw(images[start : start + step]):
+            for result in self.predict_raw(images[start : start + step], imgsz):
                 names = result.names
                 boxes = result.boxes
                 if boxes is None or len(boxes) == 0:

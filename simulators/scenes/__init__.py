@@ -1,6 +1,7 @@
 """Procedural synthetic scenes with exact YOLO labels for the SPEC §3 vision labels.
 
-``compose.render_scene`` makes one training image; ``dataset.write_dataset`` a YOLO dataset;
+``compose.render_scene`` makes one training image and ``survey.survey_scene`` one seen through a
+drone camera at real object sizes; ``dataset.write_dataset`` a YOLO dataset mixing both;
 ``drone_view.render_frame`` what a drone camera at a given pose sees of objects placed at
 known lat/lon (for end-to-end tests and the demo). ``illegal_parking`` is derived by the
 platform from ``vehicle`` + zones, so it is not a detector class.

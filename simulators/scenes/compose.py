@@ -14,12 +14,18 @@ import numpy as np
 from simulators.scenes import CLASS_ID
 from simulators.scenes.objects import DISTRACTORS, TARGETS, Rng, Sprite
 
-MIN_BOX_PX = 4
+MIN_BOX_PX = 4  # a box smaller than this after warps is not a fair target; it is dropped
 # Distractor sizes as a fraction of the image side (lone pedestrians are small, roofs big).
 DISTRACTOR_SCALE: dict[str, tuple[float, float]] = {
     "intact_manhole": (0.03, 0.1), "pedestrian": (0.02, 0.05), "tree": (0.06, 0.25),
     "roof": (0.15, 0.5), "shadow": (0.1, 0.4),
-}  # a box smaller than this after warps is not a fair target; it is dropped
+}
+# Targets whose size is tied to the class (fraction of the image side); the rest use ``scale``.
+# Big things stay big, and a person lying down (1.8 m) stays well below a fallen tree (~10 m).
+CLASS_SCALE: dict[str, tuple[float, float]] = {
+    "flooding": (0.2, 0.6), "smoke": (0.2, 0.6), "crowd": (0.2, 0.6), "fallen_tree": (0.25, 0.6),
+    "person_down": (0.07, 0.22),
+}
 
 
 @dataclass
@@ -163,8 +169,8 @@ def render_scene(rng: Rng, size: int = 320, labels: list[str] | None = None,
     for _ in range(count):
         label = pool[rng.integers(len(pool))]
         lo, hi = scale
-        if label in ("flooding", "smoke", "crowd"):  # big things stay big
-            lo, hi = max(lo, 0.2), max(hi, 0.6)
+        if label in CLASS_SCALE:  # keep real relative sizes: a person is never as big as a tree
+            lo, hi = CLASS_SCALE[label]
         spr = rotate(TARGETS[label](rng, max(8, int(size * rng.uniform(lo, hi)))), rng.uniform(0, 360))
         for _try in range(8):  # avoid hiding one object under another
             cx, cy = margin + rng.uniform(0.1, 0.9) * size, margin + rng.uniform(0.1, 0.9) * size

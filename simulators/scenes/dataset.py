@@ -15,6 +15,9 @@ import yaml
 
 from simulators.scenes import CLASSES
 from simulators.scenes.compose import render_scene
+from simulators.scenes.survey import survey_scene
+
+SURVEY_SHARE = 0.25
 
 
 def write_split(root: Path, split: str, n: int, seed: int, size: int,
@@ -26,7 +29,8 @@ def write_split(root: Path, split: str, n: int, seed: int, size: int,
     lbl_dir.mkdir(parents=True, exist_ok=True)
     boxes = 0
     for i in range(n):
-        scene = render_scene(rng, size)
+        # A share of drone-camera scenes (real sizes, real context) among the random compositions.
+        scene = survey_scene(rng, size) if rng.random() < SURVEY_SHARE else render_scene(rng, size)
         quality = int(rng.integers(55, 96))  # cameras compress; train on what the gateway receives
         cv2.imwrite(str(img_dir / f"{split}_{seed}_{i:05d}.jpg"), scene.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         lines = scene.yolo_lines()

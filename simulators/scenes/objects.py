@@ -13,37 +13,15 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-Rng = np.random.Generator
-Sprite = np.ndarray  # (h, w, 4) float32 BGRA
+from simulators.scenes.figures import fallen_tree, person_down
+from simulators.scenes.sprites import Rng, Sprite
+from simulators.scenes.sprites import blank as _blank
+from simulators.scenes.sprites import blob as _blob
+from simulators.scenes.sprites import jitter as _c
+from simulators.scenes.sprites import noise as _noise
+from simulators.scenes.sprites import pack as _pack
 
-
-def _blank(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros((max(h, 2), max(w, 2), 3), np.float32), np.zeros((max(h, 2), max(w, 2)), np.float32)
-
-
-def _pack(color: np.ndarray, alpha: np.ndarray) -> Sprite:
-    return np.dstack([np.clip(color, 0, 1), np.clip(alpha, 0, 1)]).astype(np.float32)
-
-
-def _c(rng: Rng, base: tuple[float, float, float], jitter: float = 0.08) -> tuple[float, float, float]:
-    b, g, r = (float(np.clip(v + rng.uniform(-jitter, jitter), 0, 1)) for v in base)
-    return (b, g, r)
-
-
-def _blob(rng: Rng, h: int, w: int, roughness: float = 0.35, points: int = 14) -> np.ndarray:
-    """An irregular filled polygon mask filling roughly the h x w box."""
-    ang = np.sort(rng.uniform(0, 2 * np.pi, points))
-    rad = 1.0 - roughness * rng.random(points)
-    xs = (w / 2) + np.cos(ang) * rad * (w / 2 - 1)
-    ys = (h / 2) + np.sin(ang) * rad * (h / 2 - 1)
-    mask = np.zeros((h, w), np.float32)
-    cv2.fillPoly(mask, [np.stack([xs, ys], 1).astype(np.int32)], 1.0)
-    return mask
-
-
-def _noise(rng: Rng, h: int, w: int, cells: int = 6) -> np.ndarray:
-    small = rng.random((max(cells, 2), max(cells, 2))).astype(np.float32)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+__all__ = ["DISTRACTORS", "REAL_SIZE_M", "TARGETS", "Rng", "Sprite", "fallen_tree", "person_down"]
 
 
 def vehicle(rng: Rng, size: int) -> Sprite:
@@ -148,29 +126,6 @@ def pothole(rng: Rng, size: int) -> Sprite:
     return _pack(col, outer)
 
 
-def fallen_tree(rng: Rng, size: int) -> Sprite:
-    w, h = size, max(8, int(size * rng.uniform(0.3, 0.5)))
-    col, a = _blank(h, w)
-    bark = _c(rng, (0.15, 0.25, 0.35), 0.05)
-    y0 = int(h * rng.uniform(0.4, 0.6))
-    thick = max(2, int(h * rng.uniform(0.12, 0.2)))
-    cv2.line(col, (1, y0), (int(w * 0.75), y0 + int(rng.integers(-2, 3))), bark, thick)
-    cv2.line(a, (1, y0), (int(w * 0.75), y0), 1.0, thick)
-    leaf = _c(rng, (0.12, 0.45, 0.15), 0.07)
-    for _ in range(rng.integers(8, 16)):  # the crown lies on its side at one end
-        cx, cy = rng.uniform(0.55, 0.95) * w, rng.uniform(0.15, 0.85) * h
-        r = int(rng.uniform(0.12, 0.25) * h) + 1
-        c = tuple(float(np.clip(v * rng.uniform(0.7, 1.25), 0, 1)) for v in leaf)
-        cv2.circle(col, (int(cx), int(cy)), r, c, -1)
-        cv2.circle(a, (int(cx), int(cy)), r, 1.0, -1)
-    for _ in range(rng.integers(2, 5)):  # snapped branches
-        x = int(rng.uniform(0.2, 0.6) * w)
-        y1 = int(np.clip(y0 + rng.choice([-1, 1]) * rng.uniform(0.2, 0.45) * h, 0, h - 1))
-        cv2.line(col, (x, y0), (x + int(0.08 * w), y1), bark, max(1, thick // 3))
-        cv2.line(a, (x, y0), (x + int(0.08 * w), y1), 1.0, max(1, thick // 3))
-    return _pack(col, a)
-
-
 def debris(rng: Rng, size: int) -> Sprite:
     h, w = max(6, int(size * rng.uniform(0.5, 0.9))), size
     col, a = _blank(h, w)
@@ -228,28 +183,6 @@ def _person(col: np.ndarray, a: np.ndarray, rng: Rng, cx: float, cy: float, s: f
     cv2.ellipse(a, (int(cx), int(cy)), (max(1, int(s * 0.5)), max(1, int(s * 0.28))), 0, 0, 360, 1.0, -1)
     hair = _c(rng, (0.08, 0.1, 0.12), 0.05)
     cv2.circle(col, (int(cx), int(cy)), max(1, int(s * 0.2)), hair, -1)
-
-
-def person_down(rng: Rng, size: int) -> Sprite:
-    w, h = size, max(6, int(size * 0.42))
-    col, a = _blank(h, w)
-    cloth = (float(rng.random()), float(rng.random()), float(rng.random()))
-    skin = _c(rng, (0.55, 0.65, 0.8), 0.12)
-    cy = h // 2
-    cv2.ellipse(col, (int(w * 0.45), cy), (int(w * 0.22), max(1, int(h * 0.26))), 0, 0, 360, cloth, -1)  # torso
-    cv2.ellipse(a, (int(w * 0.45), cy), (int(w * 0.22), max(1, int(h * 0.26))), 0, 0, 360, 1.0, -1)
-    legs = tuple(v * 0.6 for v in cloth)
-    for dy in (-0.12, 0.12):
-        p2 = (int(w * 0.97), int(cy + dy * h * rng.uniform(1, 3)))
-        cv2.line(col, (int(w * 0.62), int(cy + dy * h)), p2, legs, max(1, int(h * 0.14)))
-        cv2.line(a, (int(w * 0.62), int(cy + dy * h)), p2, 1.0, max(1, int(h * 0.14)))
-    for sgn in (-1, 1):  # arms flung out
-        p2 = (int(w * rng.uniform(0.2, 0.4)), int(cy + sgn * h * rng.uniform(0.35, 0.48)))
-        cv2.line(col, (int(w * 0.35), cy), p2, cloth, max(1, int(h * 0.1)))
-        cv2.line(a, (int(w * 0.35), cy), p2, 1.0, max(1, int(h * 0.1)))
-    cv2.circle(col, (int(w * 0.13), cy), max(1, int(h * 0.17)), skin, -1)  # head
-    cv2.circle(a, (int(w * 0.13), cy), max(1, int(h * 0.17)), 1.0, -1)
-    return _pack(col, a)
 
 
 def crowd(rng: Rng, size: int) -> Sprite:
