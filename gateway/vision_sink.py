@@ -25,6 +25,7 @@ import psycopg
 from devices.payloads import FrameMeta
 from devices.topics import Topic
 from gateway.store.observations import ObservationRow, insert_observations
+from gateway.vision_pending import PendingObservations
 from vision.dedup import DedupConfig
 from vision.detector import Detector, DetectorConfig, create_detector
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
@@ -145,6 +146,9 @@ class VisionSink:
         self._done = threading.Condition()  # notified after every batch (benchmarks, tests, drain)
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
+        # Observations waiting for the database (outage); journaled so a crash keeps them too.
+        self.pending = PendingObservations(self.data_dir / "vision-pending.jsonl" if database_url else None)
+        self._retry_at = 0.0
 
     # -- FrameSink ------------------------------------------------------------------
     def submit(self, topic: Topic, meta: FrameMeta, jpeg: bytes) -> bool:
@@ -185,6 +189,7 @@ class VisionSink:
                 "merged": c.merged, "evidence_written": c.evidence_written,
                 "redaction_failures": c.redaction_failures, "db_errors": c.db_errors, "batch_errors": c.batch_errors,
                 "faces_blurred": c.faces_blurred, "plates_blurred": c.plates_blurred,
+                "pending": len(self.pending), "pending_dropped": self.pending.dropped,
                 "latency_p50_ms": c.latency_quantile(0.5), "latency_p95_ms": c.latency_quantile(0.95),
                 "ready": self.ready.is_set(), "failed": self.failed}
 
@@ -200,10 +205,14 @@ class VisionSink:
             log.error("vision disabled: %s", self.failed)
             self.ready.set()
             return
+        if self.pending.load():
+            log.info("%d vision observations from before the restart wait for the database", len(self.pending))
         self.ready.set()
         while not self._stop.is_set():
             batch = self.queue.get_batch(self.config.batch, 0.2)
             if not batch:
+                if self.pending and time.monotonic() >= self._retry_at:
+                    self._store([])  # no frames coming: still retry what waits for the database
                 continue
             try:
                 outs = processor.process([q.frame for q in batch])
@@ -271,26 +280,28 @@ class VisionSink:
         return rel.as_posix()
 
     def _store(self, rows: list[ObservationRow]) -> None:
-        if not rows:
+        """Insert these rows and any still pending; on failure they all wait (journaled)."""
+        if not rows and not self.pending:
             return
+        todo = self.pending.rows + rows
         if self.database_url:
-            for attempt in (1, 2):
-                try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = psycopg.connect(self.database_url)
-                    insert_observations(self._conn, rows)
-                    break
-                except psycopg.Error as err:
-                    log.warning("storing %d observations failed (attempt %d): %s", len(rows), attempt, err)
-                    if self._conn is not None:
-                        self._conn.close()
-                    self._conn = None
-            else:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self.database_url, connect_timeout=5)
+                insert_observations(self._conn, todo)
+            except psycopg.Error as err:
+                log.warning("storing %d observations failed (kept, will retry): %s", len(todo), err)
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
                 self.counters.db_errors += 1
+                self.pending.add(rows)
+                self._retry_at = time.monotonic() + 1.0
                 return
-        self.counters.observations += len(rows)
+            self.pending.clear()
+        self.counters.observations += len(todo)
         if self.on_observation is not None:
-            for row in rows:
+            for row in todo:
                 self.on_observation(row)
 
 
