@@ -98,6 +98,22 @@ def rows(db_url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def ticket_history(db_url: str, ticket_id: str) -> list[tuple[str, str, float, dict[str, Any]]]:
+    """(actor, action, epoch seconds, details) of each step of the ticket, in order."""
+    out = rows(db_url, "SELECT actor, action, extract(epoch FROM ts), details FROM ticket_history"
+                       " WHERE ticket_id = %s ORDER BY ts, id", (ticket_id,))
+    return [(str(a), str(b), float(c), dict(d)) for a, b, c, d in out]
+
+
+def ticket_of(db_url: str, category: str) -> str | None:
+    found = rows(db_url, "SELECT ticket_id FROM tickets WHERE category = %s", (category,))
+    return str(found[0][0]) if found else None
+
+
+def ticket_status(db_url: str, ticket_id: str) -> str:
+    return str(rows(db_url, "SELECT status FROM tickets WHERE ticket_id = %s", (ticket_id,))[0][0])
+
+
 class Receiver:
     """An agency endpoint: answers 500 to the first ``fail_first`` requests, then 200."""
 

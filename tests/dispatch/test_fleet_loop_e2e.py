@@ -22,7 +22,7 @@ from gateway.webhooks import WebhookConfig
 from simulators.config import FleetConfig
 from simulators.fleet import FleetReport, run_fleet
 from simulators.geography import distance_m
-from tests.dispatch.loop import gateway, rows
+from tests.dispatch.loop import gateway, rows, ticket_history, ticket_of, ticket_status
 from tests.helpers import wait_for
 
 FAST = DispatchConfig(ack_timeout_s=3.0, task_deadline_s=120.0, tick_s=0.2)
@@ -50,21 +50,6 @@ FLEET: dict[str, Any] = {"sensors": 0, "robots": 3, "drones": 0, "rate": 2.0, "d
          "speed_factor": 30.0}
 
 
-def _history(db_url: str, ticket_id: str) -> list[tuple[str, str, float, dict[str, Any]]]:
-    out = rows(db_url, "SELECT actor, action, extract(epoch FROM ts), details FROM ticket_history"
-                       " WHERE ticket_id = %s ORDER BY ts, id", (ticket_id,))
-    return [(str(a), str(b), float(c), dict(d)) for a, b, c, d in out]
-
-
-def _ticket(db_url: str) -> str | None:
-    found = rows(db_url, "SELECT ticket_id FROM tickets WHERE category = 'sanitation'")
-    return str(found[0][0]) if found else None
-
-
-def _status(db_url: str, ticket_id: str) -> str:
-    return str(rows(db_url, "SELECT status FROM tickets WHERE ticket_id = %s", (ticket_id,))[0][0])
-
-
 def test_fleet_robot_obeys_dispatch_and_resolves_the_ticket(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
     scenario = tmp_path / "fleet_loop.yaml"
     scenario.write_text(SCENARIO)
@@ -78,9 +63,10 @@ def test_fleet_robot_obeys_dispatch_and_resolves_the_ticket(broker: Mosquitto, d
         t0 = time.monotonic()
         fleet.start()
         try:
-            assert wait_for(lambda: _ticket(db_url) is not None, 30)
-            ticket_id = str(_ticket(db_url))
-            assert wait_for(lambda: _status(db_url, ticket_id) == "resolved", 60), _history(db_url, ticket_id)
+            assert wait_for(lambda: ticket_of(db_url, "sanitation") is not None, 30)
+            ticket_id = str(ticket_of(db_url, "sanitation"))
+            resolved = wait_for(lambda: ticket_status(db_url, ticket_id) == "resolved", 60)
+            assert resolved, ticket_history(db_url, ticket_id)
             wall_s = time.monotonic() - t0
             time.sleep(3.0)  # the robot drives back onto the grid and sweeps on
         finally:
@@ -89,7 +75,7 @@ def test_fleet_robot_obeys_dispatch_and_resolves_the_ticket(broker: Mosquitto, d
     [report] = reports
     assert report.unacked == 0 and report.rejected == 0 and report.stopped_early
 
-    history = _history(db_url, ticket_id)
+    history = ticket_history(db_url, ticket_id)
     actions = [a for _, a, _, _ in history]
     for step in ("created", "dispatch_proposed", "dispatch_sent", "dispatch_acked", "dispatch_progress",
                  "dispatch_done", "resolve"):

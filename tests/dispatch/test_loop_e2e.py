@@ -19,27 +19,22 @@ from gateway.dispatch import DispatchConfig
 from gateway.local_services import Mosquitto
 from gateway.webhooks import WebhookConfig
 from simulators.commands import CommandedRobot
-from tests.dispatch.loop import Receiver, gateway, near, plant_spill, retire, rows
+from tests.dispatch.loop import (
+    Receiver,
+    gateway,
+    near,
+    plant_spill,
+    retire,
+    rows,
+    ticket_history,
+    ticket_of,
+    ticket_status,
+)
 from tests.helpers import wait_for
 
 FAST = DispatchConfig(ack_timeout_s=3.0, task_deadline_s=120.0, tick_s=0.2)
 HOOKS = WebhookConfig(poll_s=0.2, backoff_base_s=0.2, backoff_cap_s=1.0, reread_s=5.0)
 SECRET = "agency-secret-0123456789"
-
-
-def _history(db_url: str, ticket_id: str) -> list[tuple[str, str, float, dict[str, object]]]:
-    out = rows(db_url, "SELECT actor, action, extract(epoch FROM ts), details FROM ticket_history"
-                       " WHERE ticket_id = %s ORDER BY ts, id", (ticket_id,))
-    return [(str(a), str(b), float(c), dict(d)) for a, b, c, d in out]
-
-
-def _ticket(db_url: str) -> str | None:
-    found = rows(db_url, "SELECT ticket_id FROM tickets WHERE category = 'sanitation'")
-    return str(found[0][0]) if found else None
-
-
-def _status(db_url: str, ticket_id: str) -> str:
-    return str(rows(db_url, "SELECT status FROM tickets WHERE ticket_id = %s", (ticket_id,))[0][0])
 
 
 def test_spill_dispatches_nearest_robot_resolves_and_notifies(broker: Mosquitto, db_url: str,
@@ -59,14 +54,15 @@ def test_spill_dispatches_nearest_robot_resolves_and_notifies(broker: Mosquitto,
             assert wait_for(lambda: len(rows(db_url, "SELECT 1 FROM devices WHERE device_id LIKE 'robot-%'"
                                                      " AND lat IS NOT NULL")) == 3, 15)
             t_spill = plant_spill(broker.port)
-            assert wait_for(lambda: _ticket(db_url) is not None, 20)
-            ticket_id = _ticket(db_url)
+            assert wait_for(lambda: ticket_of(db_url, "sanitation") is not None, 20)
+            ticket_id = ticket_of(db_url, "sanitation")
             assert ticket_id is not None
-            assert wait_for(lambda: _status(db_url, ticket_id) == "resolved", 60), _history(db_url, ticket_id)
+            resolved = wait_for(lambda: ticket_status(db_url, ticket_id) == "resolved", 60)
+            assert resolved, ticket_history(db_url, ticket_id)
             wall_s = time.monotonic() - t_spill
             assert wait_for(lambda: len(receiver.accepted()) >= 2, 20)
             time.sleep(1.0)  # any duplicate would arrive within the backoff window
-            history = _history(db_url, ticket_id)
+            history = ticket_history(db_url, ticket_id)
             accepted = receiver.accepted()
             requests = list(receiver.requests)
     finally:
@@ -118,15 +114,16 @@ def test_robot_offline_mid_task_is_replaced(broker: Mosquitto, db_url: str, tmp_
             plant_spill(broker.port)
             assert wait_for(lambda: any(label == "task_progress" for _, label, _ in first.log), 40)
             first.stop(offline=True)  # gone mid-task: its link is dead, its status says offline
-            assert wait_for(lambda: _ticket(db_url) is not None and _status(db_url, str(_ticket(db_url))) == "resolved",
-                            60), rows(db_url, "SELECT action, details FROM ticket_history ORDER BY id")
-            ticket_id = str(_ticket(db_url))
+            assert wait_for(lambda: ticket_of(db_url, "sanitation") is not None, 20)
+            ticket_id = str(ticket_of(db_url, "sanitation"))
+            resolved = wait_for(lambda: ticket_status(db_url, ticket_id) == "resolved", 60)
+            assert resolved, rows(db_url, "SELECT action, details FROM ticket_history ORDER BY id")
     finally:
         retire(broker.port, [first, second])
     tasks = rows(db_url, "SELECT device_id, status, detail FROM tasks WHERE ticket_id = %s ORDER BY created_at",
                  (ticket_id,))
     assert [(d, s) for d, s, _ in tasks] == [("robot-a", "failed"), ("robot-b", "done")], tasks
     assert tasks[0][2] == "device went offline"
-    actions = [a for _, a, _, _ in _history(db_url, ticket_id)]
+    actions = [a for _, a, _, _ in ticket_history(db_url, ticket_id)]
     assert actions.index("dispatch_released") < actions.index("dispatch_done")
     assert actions.count("dispatch_sent") == 2

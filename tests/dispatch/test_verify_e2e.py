@@ -27,22 +27,11 @@ from gateway.local_services import Mosquitto
 from gateway.store.observations import FEED_CHANNEL, ObservationRow, insert_observations
 from gateway.webhooks import WebhookConfig
 from simulators.commands import CommandedDrone, CommandedRobot
-from tests.dispatch.loop import SPILL, gateway, near, retire, rows
+from tests.dispatch.loop import SPILL, gateway, near, retire, rows, ticket_history, ticket_of
 from tests.helpers import wait_for
 
 FAST = DispatchConfig(ack_timeout_s=3.0, task_deadline_s=120.0, verify_deadline_s=60.0, tick_s=0.2)
 HOOKS = WebhookConfig(poll_s=0.5)
-
-
-def _history(db_url: str, ticket_id: str) -> list[tuple[str, str, float, dict[str, Any]]]:
-    out = rows(db_url, "SELECT actor, action, extract(epoch FROM ts), details FROM ticket_history"
-                       " WHERE ticket_id = %s ORDER BY ts, id", (ticket_id,))
-    return [(str(a), str(b), float(c), dict(d)) for a, b, c, d in out]
-
-
-def _fire_ticket(db_url: str) -> str | None:
-    found = rows(db_url, "SELECT ticket_id FROM tickets WHERE category = 'fire'")
-    return str(found[0][0]) if found else None
 
 
 def _body(db_url: str, ticket_id: str) -> dict[str, Any]:
@@ -84,16 +73,16 @@ def _run(broker: Mosquitto, db_url: str, tmp: Path, sees: float,
                                                      " ('drone-near', 'drone-far', 'drone-flat', 'robot-by')"
                                                      " AND lat IS NOT NULL")) == 4, 15)
             t0 = _camera_smoke(db_url)
-            assert wait_for(lambda: _fire_ticket(db_url) is not None, 20)
-            ticket_id = str(_fire_ticket(db_url))
-            assert wait_for(lambda: "verification" in _body(db_url, ticket_id), 60), _history(db_url, ticket_id)
+            assert wait_for(lambda: ticket_of(db_url, "fire") is not None, 20)
+            ticket_id = str(ticket_of(db_url, "fire"))
+            assert wait_for(lambda: "verification" in _body(db_url, ticket_id), 60), ticket_history(db_url, ticket_id)
             wall_s = time.monotonic() - t0
             if sees >= FAST.verify_confirm_threshold:
                 # The drone's own detection is a second source: triage re-triages, the verdict stays.
-                assert wait_for(lambda: any(a == "retriaged" for _, a, _, _ in _history(db_url, ticket_id)), 20)
+                assert wait_for(lambda: any(a == "retriaged" for _, a, _, _ in ticket_history(db_url, ticket_id)), 20)
             for n in listen.notifies(timeout=1.0):
                 feed.append(json.loads(n.payload))
-            history = _history(db_url, ticket_id)
+            history = ticket_history(db_url, ticket_id)
     finally:
         retire(broker.port, fleet)
         listen.close()
