@@ -53,7 +53,8 @@ def simulate(
                                                "nanshan, luohu.")] = "futian",
     protocol: Annotated[Protocol, typer.Option(help="Payload encoding.")] = Protocol.JSON,
     scenario: Annotated[Path | None, typer.Option(
-        help="Scenario YAML (or a built-in name: smoke_and_spill, city_mix, quiet_control)."
+        help="Scenario YAML (or a built-in name: smoke_and_spill, city_mix, quiet_control, "
+             "drone_survey)."
     )] = None,
     truth: Annotated[Path | None, typer.Option(help="Write ground truth here (JSONL).")] = None,
     mqtt_url: Annotated[str | None, typer.Option(
@@ -64,6 +65,10 @@ def simulate(
     speed_factor: Annotated[float, typer.Option(
         help="Robots and drones obey commands on their cmd topic; a commanded task (drive, clean, "
              "fly, hover) runs this many times faster than real time.")] = 1.0,
+    frame_interval: Annotated[float, typer.Option(
+        help="Patrol camera: each patrolling drone sends a frame of what is under it every S "
+             "simulated seconds (~75 ms of rendering each) and flies over the scenario's visual "
+             "incidents; 0 = off.", metavar="S")] = 0.0,
     run_id: Annotated[str | None, typer.Option(
         help="msg_id namespace (default: from the start time, so reruns are not deduplicated)."
     )] = None,
@@ -77,6 +82,7 @@ def simulate(
             seed=seed, districts=tuple(d.strip() for d in district.split(",") if d.strip()),
             protocol=protocol.value, scenario=scenario,
             truth_path=truth, pace=not fast, run_id=run_id, speed_factor=speed_factor,
+            frame_interval_s=frame_interval,
         )
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())

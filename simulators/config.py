@@ -47,6 +47,11 @@ class FleetConfig(BaseModel):
     # Robots and drones obey ``.../cmd``; a commanded task (drive, clean, fly, hover) runs this
     # many times faster than real time so tests and demos see it end. Patrols are not affected.
     speed_factor: float = Field(default=1.0, gt=0, le=1000)
+    # Patrol camera: every patrolling drone sends a frame of what is under it this often (simulated
+    # seconds, at most one per telemetry tick), and flies over the scenario's visual incidents.
+    # 0 = off: each frame costs ~75 ms of rendering (simulators/README.md), and a fleet without
+    # frames is the same message stream as before this option existed.
+    frame_interval_s: float = Field(default=0.0, ge=0, le=3600)
 
     @field_validator("districts", mode="before")
     @classmethod

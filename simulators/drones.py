@@ -10,6 +10,11 @@ its patrol, flies straight there at cruise speed while descending to 20 m, hover
 ``inspect`` takes a few camera frames of what is planted there (simulators/camera.py), then answers
 ``task_done`` with its confidence that something is there (docs/dispatch.md, "Drone verification")
 and climbs back to its patrol.
+
+With the patrol camera on (``frame_interval_s``, FleetConfig) a patrolling drone also sends a frame
+of what is under it every so many seconds, from its cruise altitude with the lens zoomed to the
+detector's ground resolution (simulators/camera.py). ``survey`` puts given spots (a scenario's
+visual incidents) on its patrol loop, so the camera passes over them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-from devices.payloads import Action, DeviceState, FrameMeta
+from devices.payloads import Action, DeviceState
 from devices.topics import Channel, Kind, Topic
 from simulators import camera
 from simulators.device import SimContext, SimMessage, clamp
@@ -71,6 +76,20 @@ class Drone(FieldDevice):
         self.scene: Scene | None = None  # the scenario's planted things (FleetSim sets it)
         self.task_alt = (0.0, 0.0)  # altitude at the task's start, and over the spot
         self.shots = 0  # frames taken in this hover
+        self.frame_interval_s = 0.0  # patrol camera: a frame every this many seconds (0: off; FleetSim sets it)
+        self.next_frame_t = 0.0
+
+    def survey(self, spots: list[LatLon]) -> None:
+        """Fly over ``spots`` on every lap: they join the loop, nearest first from the base."""
+        c = self.district.center
+        left = [local_xy(p.lat, p.lon, c.lat, c.lon) for p in spots]
+        route: list[tuple[float, float]] = []
+        x, y = self.base
+        while left:
+            x, y = min(left, key=lambda p: math.hypot(p[0] - x, p[1] - y))
+            left.remove((x, y))
+            route.append((x, y))
+        self.waypoints = route + self.waypoints
 
     def _inside(self, x: float, y: float) -> tuple[float, float]:
         c, box = self.district.center, self.district.bbox
@@ -140,16 +159,14 @@ class Drone(FieldDevice):
         while task.action is Action.INSPECT and task.arrived and self.shots < len(FRAMES_AT) \
                 and task.worked_s >= FRAMES_AT[self.shots] * task.work_s:
             self.shots += 1
-            self._photo(t)
+            self._photo(t, camera.HFOV_DEG)
 
     def _below(self, t: float, radius_m: float) -> list[tuple[str, float, float]]:
         return self.scene(t, self.position(), radius_m) if self.scene is not None else []
 
-    def _photo(self, t: float) -> None:
-        p = self.position()
-        meta = FrameMeta(ts=self.ctx.ts(t), msg_id=self.next_msg_id(), lat=round(p.lat, 7), lon=round(p.lon, 7),
-                         alt_m=round(self.alt, 1), heading_deg=round(self.heading, 1),
-                         pitch_deg=camera.PITCH_DEG, hfov_deg=camera.HFOV_DEG)
+    def _photo(self, t: float, hfov_deg: float) -> None:
+        meta = camera.frame_meta(self.ctx.ts(t), self.next_msg_id(), self.position(), self.alt, self.heading,
+                                 hfov_deg)
         jpeg = camera.capture(meta, self._below(t, camera.FRAME_RADIUS_M), seed=self.seq)
         self.frames.append((Topic(self.district.name, self.kind, self.device_id, Channel.FRAME), meta, jpeg))
 
@@ -207,6 +224,10 @@ class Drone(FieldDevice):
                 self.phase_ = Phase.GROUNDED
                 statuses.append(self.status(t, DeviceState.CHARGING))
 
+        if self.frame_interval_s > 0 and self.phase_ is Phase.PATROL and self.current is None \
+                and t >= self.next_frame_t - 1e-6:  # tick times are sums of floats: 1 s may be 0.999...
+            self._photo(t, camera.patrol_hfov(self.alt))
+            self.next_frame_t = t + self.frame_interval_s
         if self.phase_ is not Phase.GROUNDED and self.current is None:  # a task drains by its own rates
             self._battery = max(0.0, self._battery - 0.045 * dt)
         if self.phase_ is Phase.PATROL and self._battery < RETURN_BATTERY_PCT:

@@ -60,6 +60,7 @@ class ScenarioRuntime:
         self._by_id: dict[str, _Pending] = {}
         self._random: list[TruthRecord] = []
         self._visible: list[tuple[str, LatLon, float, float]] = []  # label, where, from, until (s)
+        self.visual_spots: dict[str, list[LatLon]] = {}  # district -> where its visual incidents are
         self.default_district = districts[0].name
         if scenario is None:
             return
@@ -179,6 +180,7 @@ class ScenarioRuntime:
         where, place = self._where(inc, district)
         assert where is not None  # the model requires a location or a place
         self._visible.append((inc.label, where, inc.at_s, inc.at_s + inc.duration_s))
+        self.visual_spots.setdefault(district.name, []).append(where)
         self._add(inc_id, self._record(inc_id, inc, district, where, place, [], inc.at_s,
                                        inc.at_s + inc.duration_s), inc.at_s)
 

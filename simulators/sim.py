@@ -64,8 +64,19 @@ class FleetSim:
             d.on_event = self.runtime.on_event
             if isinstance(d, Drone):
                 d.scene = self.runtime.visible
+                d.frame_interval_s = config.frame_interval_s
+        if config.frame_interval_s > 0:
+            self._plan_survey()
         self.period = 1.0 / config.rate
         self.t = 0.0  # how far the stream has got
+
+    def _plan_survey(self) -> None:
+        """Deal each district's visual incidents round-robin to its drones' patrol loops, so the
+        patrol camera passes over every one (a random hexagon would miss most of them)."""
+        for district, spots in self.runtime.visual_spots.items():
+            drones = [d for d in self.devices if isinstance(d, Drone) and d.district.name == district]
+            for i, drone in enumerate(drones):
+                drone.survey(spots[i::len(drones)])
 
     @property
     def run_id(self) -> str:
