@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, Self
 
 import psycopg
 
 log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]  # injected so tests can move time (SLA, deadlines, backoff)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ErrorCount(Protocol):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
@@ -104,3 +105,14 @@ def publish(port: int, items: Iterable[tuple[str, bytes, list[tuple[str, str]] |
         pub.publish(topic, payload, props)
     pub.close()
     return pub.acked
+
+
+def scrape(base_url: str) -> dict[str, float]:
+    """``/metrics`` as {name{labels}: value} (Prometheus text format, comments skipped)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out

@@ -14,7 +14,6 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,18 +21,13 @@ import psycopg
 from devices.payloads import TASK_EVENT_LABELS
 from devices.topics import Kind
 from gateway.batch import Batch
-from gateway.db_worker import DbWorker
+from gateway.db_worker import Clock, DbWorker, utc_now
 from gateway.dispatch.config import DispatchConfig
 from gateway.dispatch.dispatcher import Dispatcher, TaskEvent
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
-Clock = Callable[[], datetime]
 Item = tuple[str, Any]  # ("ticket", ticket_id) | ("event", TaskEvent)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

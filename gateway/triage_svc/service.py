@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices.topics import tickets_topic
-from gateway.db_worker import DbWorker
+from gateway.db_worker import Clock, DbWorker, utc_now
 from gateway.triage_svc import store
 from gateway.triage_svc.convert import to_observation
 from triage.backend import TriageBackend
@@ -38,11 +38,6 @@ Publish = Callable[[str, bytes], None]
 # Called after the commit with each created, re-triaged or escalated ticket (its JSON body):
 # dispatch and agency notification hook in here.
 TicketListener = Callable[[dict[str, Any]], None]
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

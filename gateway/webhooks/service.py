@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import psycopg
 
-from gateway.db_worker import DbWorker
+from gateway.db_worker import Clock, DbWorker, utc_now
 from gateway.webhooks import store
 from gateway.webhooks.config import WebhookConfig
 from gateway.webhooks.signing import EVENT_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import numpy as np
 
 from vision.detector import Detection, DetectorConfig
@@ -59,13 +58,3 @@ class StalledLlama:
         self.release.wait()
         yield {"choices": [{"delta": {"content": "{"}, "finish_reason": None}]}
 
-
-def scrape(base_url: str) -> dict[str, float]:
-    """``/metrics`` as {name{labels}: value} (Prometheus text format, comments skipped)."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out

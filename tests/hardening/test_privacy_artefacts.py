@@ -26,8 +26,7 @@ from gateway.local_services import Mosquitto, free_port
 from tests.api.conftest import Db
 from tests.hardening.privacy_checks import JPEG_MARKERS, detail_kept, exposed, find, locate, needles, visible
 from tests.hardening.privacy_scene import Frame, frames
-from tests.hardening.stalls import scrape
-from tests.helpers import Publisher, scalar, start_gateway, wait_for, wait_gateway_subscribed
+from tests.helpers import Publisher, scalar, scrape, start_gateway, wait_for, wait_gateway_subscribed
 from tests.vision.scenario import CENTRE
 from triage.models import Incident
 from triage.prompting import build_messages, load_prompt

@@ -23,8 +23,8 @@ from devices.payloads import FrameMeta
 from gateway.local_services import Mosquitto, free_port
 from gateway.runtime import GatewayRuntime
 from tests.api.conftest import make_settings
-from tests.hardening.stalls import StalledLlama, StallingDetector, scrape
-from tests.helpers import Publisher, scalar, wait_for, wait_gateway_subscribed
+from tests.hardening.stalls import StalledLlama, StallingDetector
+from tests.helpers import Publisher, scalar, scrape, wait_for, wait_gateway_subscribed
 
 QUEUE = 8
 FRAMES = 30

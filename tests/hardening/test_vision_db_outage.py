@@ -15,8 +15,7 @@ import pytest
 from gateway.local_services import Mosquitto, Postgres, free_port
 from gateway.store.migrate import migrate
 from gateway.vision_sink import DEFAULT_WEIGHTS
-from tests.hardening.stalls import scrape
-from tests.helpers import Publisher, scalar, start_gateway, wait_for, wait_gateway_subscribed
+from tests.helpers import Publisher, scalar, scrape, start_gateway, wait_for, wait_gateway_subscribed
 from tests.vision.scenario import incident_flight
 
 pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="urban weights not built")

@@ -22,8 +22,7 @@ from gateway.vision_sink import DEFAULT_WEIGHTS
 from simulators.fleet import run_fleet
 from simulators.geography import distance_m
 from simulators.truth import read_truth
-from tests.hardening.stalls import scrape
-from tests.helpers import start_gateway, wait_for, wait_gateway_subscribed
+from tests.helpers import scrape, start_gateway, wait_for, wait_gateway_subscribed
 from tests.simulators.fleet_util import run_tag, small
 
 pytest.importorskip("ultralytics")
