@@ -106,6 +106,7 @@ class IngestWorker:
         except psycopg.OperationalError as err:  # start anyway: the journal covers an outage
             log.warning("database unavailable at start: %s", err)
             self._conn = None
+        self._registered: set[str] = set(known)  # devices the registry is known to list
         self.ingestor = Ingestor(
             IngestLimits(
                 max_future_s=self.settings.max_future_s,
@@ -230,7 +231,12 @@ class IngestWorker:
         started = time.perf_counter()
         conn = self._conn if self._conn and not self._conn.closed else self._connect()
         self._conn = conn
-        result = write_batch(conn, batch)
+        assert self.ingestor is not None
+        with self._cond:
+            new = {d: s for d, s in sightings(batch, self.ingestor.device_updates).items()
+                   if d not in self._registered}
+        result = write_batch(conn, batch, new)
+        self._registered.update(new)
         self.stats.db_ok = True
         self._down_since = None
         self.stats.batches += 1

@@ -64,19 +64,27 @@ def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str],
             copy.write_row(row)
 
 
-def write_batch(conn: psycopg.Connection[Any], batch: Batch) -> WriteResult:
-    """Commit everything in ``batch`` exactly once; raise ``StoreError`` on failure."""
+def write_batch(conn: psycopg.Connection[Any], batch: Batch,
+                new_devices: dict[str, DeviceSeen] | None = None) -> WriteResult:
+    """Commit everything in ``batch`` exactly once; raise ``StoreError`` on failure.
+
+    ``new_devices`` (devices this process has not yet seen in the registry) are registered in
+    the same transaction: a committed — and so acknowledged — row always has its device listed,
+    even if the process dies before the once-a-second registry flush. First sight is rare, so
+    this costs nothing on the hot path.
+    """
     try:
-        return _write(conn, batch, staged=False)
+        return _write(conn, batch, staged=False, new_devices=new_devices)
     except errors.UniqueViolation:
         conn.rollback()
-        return _write(conn, batch, staged=True)
+        return _write(conn, batch, staged=True, new_devices=new_devices)
     except psycopg.Error as err:
         conn.rollback()
         raise StoreError(f"write of {batch.rows} rows failed: {err}") from err
 
 
-def _write(conn: psycopg.Connection[Any], batch: Batch, staged: bool) -> WriteResult:
+def _write(conn: psycopg.Connection[Any], batch: Batch, staged: bool,
+           new_devices: dict[str, DeviceSeen] | None = None) -> WriteResult:
     inserted: dict[str, int] = {}
     duplicates = 0
     try:
@@ -107,6 +115,8 @@ def _write(conn: psycopg.Connection[Any], batch: Batch, staged: bool) -> WriteRe
                     (FEED_CHANNEL, json.dumps({"type": "device", "id": s[2], "ts": s[0].isoformat(),
                                                "data": {"state": s[3], "battery_pct": s[4]}}))
                     for s in batch.statuses])
+            if new_devices:  # messages 0: the registry flush counts them, once
+                cur.executemany(UPSERT_DEVICE, _device_params(new_devices, count_messages=False))
         conn.commit()
     except errors.UniqueViolation:
         raise
@@ -139,19 +149,22 @@ ON CONFLICT (device_id) DO UPDATE SET
 """
 
 
+def _device_params(updates: dict[str, DeviceSeen], count_messages: bool = True) -> list[tuple[Any, ...]]:
+    return [
+        (dev_id, d.district, d.kind, d.first_seen, d.last_seen, d.messages if count_messages else 0, d.state,
+         d.state_ts, d.battery_pct, d.lat, d.lon, d.alt_m, d.position_ts, d.firmware, d.clock_skew_s,
+         d.state, d.state)
+        for dev_id, d in sorted(updates.items())  # fixed order: no deadlocks between gateways
+    ]
+
+
 def upsert_devices(conn: psycopg.Connection[Any], updates: dict[str, DeviceSeen]) -> None:
     """Refresh the device registry (last seen, state, battery, position, clock skew)."""
     if not updates:
         return
-    params = [
-        (dev_id, d.district, d.kind, d.first_seen, d.last_seen, d.messages, d.state, d.state_ts,
-         d.battery_pct, d.lat, d.lon, d.alt_m, d.position_ts, d.firmware, d.clock_skew_s,
-         d.state, d.state)
-        for dev_id, d in sorted(updates.items())  # fixed order: no deadlocks between gateways
-    ]
     try:
         with conn.cursor() as cur:
-            cur.executemany(UPSERT_DEVICE, params)
+            cur.executemany(UPSERT_DEVICE, _device_params(updates))
         conn.commit()
     except psycopg.Error as err:
         conn.rollback()

@@ -76,3 +76,43 @@ def test_sigkill_and_restart_loses_nothing(broker: Mosquitto, db_url: str, tmp_p
     finally:
         gw.terminate()
         gw.wait(20)
+
+
+def test_committed_rows_always_have_their_device_listed(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
+    """SIGKILL right after new devices' rows commit, twice: every device with rows is listed at
+    once, without waiting for it to publish again (first sight is registered in the row's
+    transaction, not by the once-a-second flush)."""
+    gw = start_gateway(broker.url, db_url, tmp_path / "gw.log", client_id="gw-registry")
+    try:
+        for round_ in range(2):
+            wait_gateway_subscribed(db_url, broker.port)
+            pub = Publisher(broker.port, f"registry-pub-{round_}")
+            prefix = f"cr{round_}"
+            # A device already known makes the registry flush just before the new devices
+            # commit: the kill then lands inside the flush's one-second wait.
+            for i in range(200):
+                pub.publish(*good(9000 + i, 99, prefix))
+            warm = f"SELECT count(*) FROM telemetry WHERE device_id = '{prefix}-0099'"
+            assert wait_for(lambda q=warm: scalar(db_url, q) > 0, 30)  # type: ignore[misc]
+            for k in range(8):
+                for i in range(50):
+                    pub.publish(*good(k * 50 + i, k, prefix))
+            pub.close()
+            new = (f"SELECT count(DISTINCT device_id) FROM telemetry WHERE device_id LIKE '{prefix}-000%'")
+            assert wait_for(lambda q=new: scalar(db_url, q) == 8, 30, step_s=0.02)  # type: ignore[misc]
+            gw.send_signal(signal.SIGKILL)
+            gw.wait(10)
+            with_rows = ("SELECT count(DISTINCT device_id) FROM telemetry"
+                         f" WHERE device_id LIKE '{prefix}-%'")
+            unlisted = (f"SELECT count(DISTINCT t.device_id) FROM telemetry t WHERE t.device_id LIKE '{prefix}-%'"
+                        " AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_id = t.device_id)")
+            assert scalar(db_url, with_rows) >= 1
+            assert scalar(db_url, unlisted) == 0
+            gw = start_gateway(broker.url, db_url, tmp_path / "gw.log", client_id="gw-registry")
+        query = "SELECT count(*) FROM telemetry WHERE device_id LIKE 'cr%'"
+        assert wait_for(lambda: scalar(db_url, query) == 2 * 2 * 600, 60), scalar(db_url, query)  # 2 metrics each
+        listed = "SELECT count(*) FROM devices WHERE device_id LIKE 'cr%'"
+        assert scalar(db_url, listed) == 18
+    finally:
+        gw.terminate()
+        gw.wait(20)

@@ -43,6 +43,19 @@ def test_redelivered_rows_are_not_stored_twice(db_url: str) -> None:
         assert row == (200, 200)
 
 
+def test_first_sight_of_a_device_commits_with_its_rows(db_url: str) -> None:
+    """The registry row is in the rows' transaction (a crash before the flush cannot leave rows
+    whose device is unlisted), and the later flush counts the messages once."""
+    seen = DeviceSeen("futian", "sensor", NOW, NOW, messages=100, lat=22.54, lon=114.05, position_ts=NOW)
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, _batch(100), {"aq-1": seen})
+        with psycopg.connect(db_url) as other:  # another session sees both, or neither
+            row = other.execute("SELECT district, kind, messages, lat FROM devices WHERE device_id = 'aq-1'").fetchone()
+        assert row == ("futian", "sensor", 0, 22.54)
+        upsert_devices(conn, {"aq-1": seen})
+        assert conn.execute("SELECT messages FROM devices WHERE device_id = 'aq-1'").fetchone() == (100,)
+
+
 def test_maintenance_rollup_retention_offline(db_url: str) -> None:
     old = NOW - timedelta(days=40)
     with psycopg.connect(db_url) as conn:
