@@ -74,7 +74,8 @@ def triage(
     duration: Annotated[float, typer.Option(help="Stop taking new cases after this many seconds.")] = 60.0,
     file: Annotated[Path, typer.Option(help="Labelled incidents (expected.category/severity/agency).")] = Path(
         "tests/data/triage_dev.jsonl"),
-    backend: Annotated[str | None, typer.Option(help="rules or llm (default: URBANOPS_TRIAGE_BACKEND).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="learned, rules or llm (default: URBANOPS_TRIAGE_BACKEND).")] = None,
     model: Annotated[Path | None, typer.Option(help="GGUF file for the llm backend.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

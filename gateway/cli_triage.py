@@ -17,20 +17,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from gateway import cli_triage_model
 from gateway.settings import Settings
-from gateway.triage_svc.config import triage_config
+from gateway.triage_svc.config import build_backend, build_shadow, triage_config
 from triage.assess import assess_lines
 from triage.backend import BackendConfigError, TriageBackend, make_backend
 from triage.evaluate import EvalReport, evaluate
 
-app = typer.Typer(help="Triage incidents into emergency tickets (rules or a local LLM).",
+app = typer.Typer(help="Triage incidents into emergency tickets (learned model, rules or a local LLM).",
                   no_args_is_help=True)
 err = Console(stderr=True)
+cli_triage_model.register(app)
 
 BackendOpt = Annotated[str | None, typer.Option(
-    "--backend", "-b", help="rules or llm (default: URBANOPS_TRIAGE_BACKEND).")]
+    "--backend", "-b", help="learned, rules or llm (default: URBANOPS_TRIAGE_BACKEND).")]
 ModelOpt = Annotated[Path | None, typer.Option(
-    "--model", help="GGUF file for the llm backend (default: URBANOPS_LLM_MODEL).")]
+    "--model", help="Model file: a .npz for learned (default: the promoted or shipped one), "
+                    "a GGUF for llm (default: URBANOPS_LLM_MODEL).")]
 
 
 def _backend(backend: str | None, model: Path | None) -> TriageBackend:
@@ -97,13 +100,20 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Last output line: one JSON object.")] = False,
 ) -> None:
     """Score a backend on a labelled set: accuracy, confusion, schema validity, latency."""
+    import resource
+    import time
+
+    loading = time.perf_counter()
     engine = _backend(backend, model)
+    load_s = time.perf_counter() - loading
     with _open(file) as f:
         lines = [line for line in f if line.strip()]
     with _progress(len(lines), f"eval ({engine.name})") as progress:
         task = progress.add_task("eval", total=len(lines))
         report = evaluate(lines, engine, on_case=lambda _c: progress.advance(task))
     summary = report.summary()
+    summary["load_s"] = round(load_s, 3)
+    summary["rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
         return
@@ -136,7 +146,12 @@ def worker(
     from gateway.triage_svc.service import TriageService
 
     settings = Settings()
-    service = TriageService(settings.database_url, _backend(backend, model)).start()
+    try:
+        engine = build_backend(settings, backend, model)
+    except BackendConfigError as exc:
+        err.print(f"[red]triage backend unavailable:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    service = TriageService(settings.database_url, engine, shadow=build_shadow(settings)).start()
     err.print(f"triage worker running ({service.backend.name}); Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,10 +20,9 @@ from gateway.observe import ObservationExtractor
 from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
 from gateway.store.migrate import migrate
-from gateway.triage_svc.config import triage_config
+from gateway.triage_svc.config import build_backend, build_shadow
 from gateway.triage_svc.service import TriageService
 from gateway.webhooks import WebhookConfig, WebhookService
-from triage.backend import make_backend
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,8 @@ class GatewayRuntime:
             self.registry.register(StatsCollector("vision", self.vision.stats))
         self.triage: TriageService | None = None
         if settings.triage_enabled:
-            self.triage = TriageService(settings.database_url, make_backend(config=triage_config(settings)),
-                                        publish=self.ingest.bus.publish)
+            self.triage = TriageService(settings.database_url, build_backend(settings),
+                                        publish=self.ingest.bus.publish, shadow=build_shadow(settings))
             triage = self.triage
             self.registry.register(StatsCollector("triage", lambda: vars(triage.stats)))
         self.dispatch: DispatchService | None = None

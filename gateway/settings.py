@@ -90,7 +90,11 @@ class Settings(BaseSettings):
     # One process per database runs the triage service (correlation state lives there);
     # set false on additional gateway processes.
     triage_enabled: bool = True
-    triage_backend: str = "rules"  # rules | llm
+    triage_backend: str = "learned"  # learned (text model under the rules' policy) | rules | llm
+    triage_model: Path | None = None  # pinned model file; None: the registry's active one, else the shipped one
+    triage_shadow_model: Path | None = None  # a candidate audited beside the live model, never acted on
+    city_timezone: str = "Asia/Shanghai"
+    pii_salt: str = "urbanops"  # set a secret per deployment: placeholders' hashes link reports, not people
     llm_model: Path | None = None
     llm_timeout_s: float = 20.0
     llm_max_tokens: int = 384

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from triage.models import Incident, Ticket, TriageInfo
+from triage.models import DEFAULT_TZ, Incident, Ticket, TriageInfo
 from triage.rules import Clock, assess_rules, utc_now
 from triage.ticket import build_ticket
 
@@ -33,8 +33,10 @@ class BackendConfigError(TriageError):
 class TriageConfig:
     """Everything a backend needs; built by the caller (the gateway from its Settings)."""
 
-    backend: str = "rules"  # rules | llm
+    backend: str = "learned"  # learned | rules | llm
     llm_model: Path | None = None
+    learned_model: Path | None = None  # None: the shipped triage/learned/weights model
+    timezone: tzinfo = DEFAULT_TZ  # the city's clock (night noise is night in the city)
     timeout_s: float = 20.0
     max_tokens: int = 384
     threads: int | None = None
@@ -59,6 +61,8 @@ class TriageResult:
     fallback: bool = False
     guardrail_clips: list[str] = field(default_factory=list)
     incident: Incident | None = None  # what the backend saw (for the audit row)
+    model_version: str | None = None
+    decided_by: str = "rules"  # rules | model | llm: which part set category/severity/agency
 
     def audit_record(self) -> dict[str, Any]:
         """The row the gateway writes to the audit hypertable (JSON-ready)."""
@@ -69,6 +73,7 @@ class TriageResult:
             "prompt_sha256": self.prompt_sha256, "raw_output": self.raw_output,
             "validation": self.validation, "latency_ms": round(self.latency_ms, 3),
             "fallback": self.fallback, "guardrail_clips": list(self.guardrail_clips),
+            "model_version": self.model_version, "decided_by": self.decided_by,
             "ticket": self.ticket.model_dump(mode="json", exclude_none=True),
             "observations": [o.model_dump(mode="json", exclude_none=True)
                              for o in (self.incident.observations if self.incident else [])],
@@ -136,5 +141,12 @@ def _make_llm(config: TriageConfig, clock: Clock) -> TriageBackend:
     return LlmBackend(config, clock=clock)
 
 
+def _make_learned(config: TriageConfig, clock: Clock) -> TriageBackend:
+    from triage.learned.backend import LearnedBackend  # numpy model, loaded once
+
+    return LearnedBackend(config, clock=clock)
+
+
 register_backend("rules", lambda _config, clock: RulesBackend(clock))
+register_backend("learned", _make_learned)
 register_backend("llm", _make_llm)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,9 +36,18 @@ class CaseResult:
     needs_review: bool = False
     fallback: bool = False
     error: str | None = None
+    language: str = "en"  # zh | en | mixed (the record's meta.lang, else detected)
+    source: str = "citizen"  # citizen | device | multi_source
+    manipulation: bool = False
+    confidence: float = 0.0
 
     def correct(self, name: str) -> bool:
         return self.predicted is not None and self.predicted[name] == self.expected[name]
+
+    @property
+    def wrong(self) -> bool:
+        """Wrong enough to need a person: category or agency wrong, or severity off by > 1."""
+        return not (self.correct("category") and self.correct("agency") and self.severity_distance() <= 1)
 
     def severity_distance(self) -> int:
         if self.predicted is None:
@@ -63,6 +73,40 @@ class EvalReport:
     def _rate(self, hits: int) -> float:
         return round(hits / len(self.cases), 4) if self.cases else 0.0
 
+    def _accuracy(self, cases: list[CaseResult]) -> dict[str, float | int]:
+        n = len(cases)
+        if not n:
+            return {"n": 0}
+        return {"n": n,
+                "category_acc": round(sum(c.correct("category") for c in cases) / n, 4),
+                "agency_acc": round(sum(c.correct("agency") for c in cases) / n, 4),
+                "severity_acc": round(sum(c.correct("severity") for c in cases) / n, 4),
+                "severity_within_one": round(sum(c.severity_distance() <= 1 for c in cases) / n, 4)}
+
+    def groups(self, key: Callable[[CaseResult], str]) -> dict[str, dict[str, float | int]]:
+        out: dict[str, list[CaseResult]] = {}
+        for c in self.cases:
+            out.setdefault(key(c), []).append(c)
+        return {k: self._accuracy(v) for k, v in sorted(out.items())}
+
+    def review(self) -> dict[str, float | int]:
+        """How well ``needs_review`` catches wrong tickets, and what it costs people."""
+        wrong = [c for c in self.cases if c.wrong]
+        any_wrong = [c for c in self.cases if not all(c.correct(f) for f in FIELDS)]
+        n = len(self.cases) or 1
+        return {
+            "load": round(sum(c.needs_review for c in self.cases) / n, 4),
+            "wrong": len(wrong), "wrong_flagged": sum(c.needs_review for c in wrong),
+            "catch_rate": round(sum(c.needs_review for c in wrong) / len(wrong), 4) if wrong else 1.0,
+            "any_field_wrong": len(any_wrong),
+            "any_field_catch_rate": (round(sum(c.needs_review for c in any_wrong) / len(any_wrong), 4)
+                                     if any_wrong else 1.0),
+        }
+
+    def manipulation(self) -> dict[str, int]:
+        cases = [c for c in self.cases if c.manipulation]
+        return {"n": len(cases), "unmoved": sum(all(c.correct(f) for f in FIELDS) for c in cases)}
+
     def confusion(self, name: str) -> dict[str, dict[str, int]]:
         table: dict[str, Counter[str]] = {}
         for c in self.cases:
@@ -86,6 +130,10 @@ class EvalReport:
             "needs_review_rate": self._rate(sum(c.needs_review for c in self.cases)),
             "fallback_rate": self._rate(sum(c.fallback for c in self.cases)),
             "invalid_lines": self.invalid_lines,
+            "by_language": self.groups(lambda c: c.language),
+            "by_source": self.groups(lambda c: c.source),
+            "manipulation": self.manipulation(),
+            "review": self.review(),
             "confusion": {name: self.confusion(name) for name in FIELDS},
             "mistakes": [
                 {"incident_id": c.incident_id, "expected": c.expected, "predicted": c.predicted}
@@ -106,6 +154,26 @@ def _expected(data: Any) -> dict[str, str] | None:
         return None
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]{3,}")
+
+
+def case_groups(data: dict[str, Any]) -> tuple[str, str, bool]:
+    """Language, source mix and whether the record is a manipulation attempt."""
+    meta: dict[str, Any] = data["meta"] if isinstance(data.get("meta"), dict) else {}
+    obs = [o for o in data.get("observations", []) if isinstance(o, dict)]
+    citizen = [str(o.get("text") or "") for o in obs if o.get("source") == "citizen"]
+    machine = [o for o in obs if o.get("source") != "citizen"]
+    source = "multi_source" if citizen and machine else "citizen" if citizen else "device"
+    lang = meta.get("lang")
+    if lang not in ("zh", "en", "mixed"):
+        text = " ".join(citizen) or " ".join(str(o.get("text") or "") for o in obs)
+        zh, en = len(_CJK.findall(text)) >= 2, len(_LATIN.findall(text)) >= 2
+        lang = "mixed" if zh and en else "zh" if zh else "en"
+    kind = meta.get("kind") or ""
+    return str(lang), source, kind == "manipulation" or "manipulation" in str(data.get("note", ""))
+
+
 def evaluate(lines: Iterable[str], backend: TriageBackend,
              on_case: Callable[[CaseResult], None] | None = None) -> EvalReport:
     validator = Draft202012Validator(ticket_json_schema())
@@ -122,6 +190,7 @@ def evaluate(lines: Iterable[str], backend: TriageBackend,
         if expected is None:
             report.invalid_lines += 1
             continue
+        language, source, manipulated = case_groups(data)
         start = time.perf_counter()
         outcome = assess_record(data, backend, line_no)
         latency = (time.perf_counter() - start) * 1000
@@ -134,6 +203,8 @@ def evaluate(lines: Iterable[str], backend: TriageBackend,
             schema_valid=valid, latency_ms=latency,
             needs_review=bool(result and result.ticket.needs_review),
             fallback=bool(result and result.fallback), error=outcome.error_kind,
+            language=language, source=source, manipulation=manipulated,
+            confidence=result.ticket.confidence if result else 0.0,
         )
         report.cases.append(case)
         if on_case is not None:

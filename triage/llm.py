@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
@@ -68,6 +69,19 @@ def _check_grammar(schema: dict[str, Any]) -> None:
         raise BackendConfigError(f"output schema does not compile to a grammar: {err}") from err
 
 
+def _prior(config: TriageConfig) -> Callable[[Incident], Assessment]:
+    """What the model is shown as the pre-assessment, and what the guardrails hold it to: the
+    learned model's decision under the rules' policy when its artefact loads, else the rules."""
+    from triage.learned.backend import learned_assessment
+    from triage.learned.model import DEFAULT_MODEL, ModelFileError, TextModel
+
+    try:
+        model = TextModel(Path(config.learned_model or DEFAULT_MODEL))
+    except ModelFileError:
+        return assess_rules
+    return lambda incident: learned_assessment(model, incident, config.timezone)[0]
+
+
 class LlmBackend:
     name = "llm"
 
@@ -86,6 +100,7 @@ class LlmBackend:
         self.schema = output_schema(config.max_tokens, *self._token_costs())
         _check_grammar(self.schema)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-llm")
+        self._prior = _prior(config)
 
     def _count(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -131,7 +146,7 @@ class LlmBackend:
     def assess(self, incident: Incident) -> TriageResult:
         start = time.perf_counter()
         now = self._clock()
-        a = assess_rules(incident)
+        a = self._prior(incident)
         raw: str | None = None
         messages = self._messages(incident, a)
         if messages is None:

@@ -11,9 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from triage import pii
+
+#: The city's clock when the caller gives none (night noise is night in the city, not on the server).
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 2000  # citizen text beyond this is cut, not refused: a long report is still a report
 
 
@@ -151,6 +156,13 @@ class Observation(_Input):
     def _lower(cls, value: str | None) -> str | None:
         return value.strip().lower() if value else value
 
+    @field_validator("text")
+    @classmethod
+    def _mask_personal_data(cls, value: str | None) -> str | None:
+        """Phones, ID numbers, plates, e-mails and names never reach a ticket, prompt or audit
+        (text masked at the edge with the deployment's salt passes unchanged)."""
+        return pii.mask(value) if value else value
+
 
 class Location(_Input):
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
@@ -195,7 +207,7 @@ class Evidence(BaseModel):
 class TriageInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["rules", "llm"]
+    backend: Literal["rules", "learned", "llm"]
     model: str = Field(max_length=200)
     latency_ms: float = Field(ge=0)
     prompt_version: str | None = Field(default=None, max_length=64)

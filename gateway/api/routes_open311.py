@@ -30,6 +30,7 @@ from gateway.api.routes_feed import authenticate
 from gateway.auth import Role, Token
 from gateway.store.observations import ObservationRow, insert_observations_async
 from simulators.geography import DISTRICTS
+from triage import pii
 from triage.models import Category
 from triage.taxonomy import LEAD_AGENCY
 from triage.wording import CATEGORY_NAME
@@ -218,6 +219,8 @@ async def create_request(request: Request, pool: Pool,
     if media := fields.get("media_url", "").strip()[:500].replace("\x00", ""):
         extra["media_url"] = media
     district = _district(lat, lon) if lat is not None and lon is not None else None
+    # Personal data is masked before anything is stored (triage/pii.py); the salted hash links reports.
+    description = pii.mask(description, request.app.state.api.settings.pii_salt.encode())
     row = ObservationRow(ts=datetime.now(UTC), observation_id=f"citizen-{uuid.uuid4().hex[:16]}", source="citizen",
                          text=description, lat=lat, lon=lon, district=district, extra=extra)
     async for conn in get_conn(pool):

@@ -63,9 +63,11 @@ class TriageService(DbWorker):
 
     def __init__(self, database_url: str, backend: TriageBackend, *, publish: Publish | None = None,
                  clock: Clock = utc_now, poll_s: float = 0.25, upkeep_s: float = 10.0,
-                 correlator: Correlator | None = None, listeners: list[TicketListener] | None = None) -> None:
+                 correlator: Correlator | None = None, listeners: list[TicketListener] | None = None,
+                 shadow: TriageBackend | None = None) -> None:
         super().__init__(database_url)
         self.backend = backend
+        self.shadow = shadow
         self.publish = publish
         self.clock = clock
         self.poll_s = poll_s
@@ -76,6 +78,8 @@ class TriageService(DbWorker):
 
     def _close(self) -> None:
         self.backend.close()
+        if self.shadow is not None:
+            self.shadow.close()
 
     def _run(self) -> None:
         next_upkeep = time.monotonic() + self.upkeep_s
@@ -117,6 +121,8 @@ class TriageService(DbWorker):
                 store.save_incident(conn, incident, result.ticket, now)
                 saved = store.save_ticket(conn, result, now)
                 store.link_observations(conn, incident_id, linked[incident_id])
+                if self.shadow is not None:
+                    store.save_shadow(conn, self.shadow.assess(incident), saved["ticket_id"], now)
                 if saved["created"]:
                     self.stats.tickets_created += 1
                 else:

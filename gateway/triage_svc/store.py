@@ -103,6 +103,15 @@ def save_ticket(conn: psycopg.Connection[Any], result: TriageResult, now: dateti
     return dict(row)
 
 
+def save_shadow(conn: psycopg.Connection[Any], result: TriageResult, ticket_id: str, now: datetime) -> None:
+    """A shadow model's decision: an audit row only (backend ``shadow``), never the ticket."""
+    conn.execute(
+        "INSERT INTO triage_audit (ts, incident_id, ticket_id, backend, model, latency_ms, record)"
+        " VALUES (%s, %s, %s, 'shadow', %s, %s, %s)",
+        (now, result.ticket.incident_id, ticket_id, result.model_version, result.latency_ms,
+         Jsonb(result.audit_record())))
+
+
 def link_observations(conn: psycopg.Connection[Any], incident_id: str, ids: list[tuple[str, datetime]]) -> None:
     with conn.cursor() as cur:
         cur.executemany("UPDATE observations SET incident_id = %s WHERE observation_id = %s AND ts = %s",

@@ -179,5 +179,5 @@ def test_make_backend_errors() -> None:
         make_backend("gpt", TriageConfig())
     with pytest.raises(BackendConfigError, match="llm_model"):
         make_backend("llm", TriageConfig())
-    assert make_backend().name == "rules"
+    assert make_backend().name == "learned"  # the default: the text model under the rules
     assert make_backend(None, TriageConfig(backend="rules")).name == "rules"

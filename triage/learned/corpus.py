@@ -1,0 +1,22 @@
+"""Where the labelled data lives: the training corpus and the frozen holdout (``triage/corpus``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
+TRAIN_DIR = CORPUS_DIR / "train"
+HOLDOUT_DIR = CORPUS_DIR / "holdout"
+
+
+def train_files() -> list[Path]:
+    return sorted(TRAIN_DIR.glob("*.jsonl"))
+
+
+def holdout_files() -> list[Path]:
+    return sorted(HOLDOUT_DIR.glob("*.jsonl"))
+
+
+def holdout_lines() -> list[str]:
+    return [line for path in holdout_files() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
