@@ -108,8 +108,13 @@ def publish(port: int, items: Iterable[tuple[str, bytes, list[tuple[str, str]] |
 
 
 def scrape(base_url: str) -> dict[str, float]:
-    """``/metrics`` as {name{labels}: value} (Prometheus text format, comments skipped)."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    """``/metrics`` as {name{labels}: value} (Prometheus text format, comments skipped); empty
+    while the server is not listening yet, so ``wait_for`` keeps waiting instead of failing (a
+    gateway subscribes to the broker before its HTTP server is up, later still on a loaded machine)."""
+    try:
+        text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    except httpx.TransportError:
+        return {}
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -37,10 +37,6 @@ class LiveModelBackend:
     def _load(self, path: Path) -> LearnedBackend:
         return LearnedBackend(dataclasses.replace(self._config, learned_model=path), clock=self._clock)
 
-    @property
-    def model(self) -> object:
-        return self._inner.model
-
     def refresh(self) -> bool:
         """Load the registry's active model if it is not the one running; True when swapped."""
         path = self._registry.active_path()

@@ -93,3 +93,24 @@ def test_thirty_overrides_retrain_promote_and_fix_new_reports(
     assert live.refresh()
     back = assess_texts(live, NEW)
     assert sum(t.agency is Agency.URBAN_MANAGEMENT for t in back) <= 2, "rollback restores the previous routing"
+
+
+def test_a_shadow_model_is_audited_and_never_acted_on(
+        client: TestClient, tokens: dict[str, str], db: Db, db_url: str, data_dir: Path) -> None:
+    from gateway.triage_svc.labels import shadow_agreement
+    from triage.backend import RulesBackend
+
+    post_reports(client, tokens["operator"], CORRECTED[:3], 5)
+    service = TriageService(db_url, RulesBackend(), shadow=build_backend(make_settings(
+        database_url=db_url, data_dir=data_dir)))
+    while service.process_once() > 0:
+        pass
+    service.stop()
+    rows = db.execute("SELECT backend, count(*) FROM triage_audit GROUP BY backend ORDER BY backend")
+    assert dict(rows) == {"rules": 3, "shadow": 3}
+    assert {r[0] for r in db.execute("SELECT body -> 'triage' ->> 'backend' FROM tickets")} == {"rules"}
+    tid = db.execute("SELECT ticket_id FROM tickets ORDER BY ticket_id LIMIT 1")[0][0]
+    client.post(f"/api/v1/tickets/{tid}/override", headers=bearer(tokens["manager"]),
+                json={"agency": "urban_management", "reason": "城管负责"})
+    agreement = shadow_agreement(db_url)
+    assert agreement["shadow"]["n"] == agreement["live"]["n"] == 1

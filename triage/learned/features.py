@@ -26,7 +26,7 @@ CHAR_NGRAMS = (1, 2, 3, 4)
 
 @dataclass(frozen=True)
 class IncidentText:
-    """The parts of an incident the model may read (quarantined clauses removed)."""
+    """The citizens' text of an incident that the model may read (quarantined clauses removed)."""
 
     text: str
     quarantined: int
@@ -43,7 +43,9 @@ def incident_text(incident: Incident) -> IncidentText:
     kept: list[str] = []
     quarantined = 0
     for obs in incident.observations:
-        if not obs.text or obs.source is Source.DEVICE:
+        # Citizens' words only: a robot's or device's note belongs to its event, which the
+        # rules read by its label (a spill stays a spill, whatever the robot's note says).
+        if not obs.text or obs.source is not Source.CITIZEN:
             continue
         screened = screen(obs.text)
         quarantined += len(screened.quarantined)
@@ -78,8 +80,8 @@ def context_tokens(incident: Incident, findings: Findings, tz: tzinfo = DEFAULT_
         tokens.append(f"x:{origin}={s.category.value}/{s.severity.value}")
     tokens.extend(f"x:cue={c.value}" for c in sorted(findings.cues, key=lambda c: c.value))
     tokens.extend(sorted({f"x:src={o.source.value}" for o in incident.observations}))
-    if findings.quarantined:
-        tokens.append("x:quarantined")
+    # Nothing says whether instructions were quarantined: their presence must move no field
+    # (an early model learned "has an instruction -> trivial" from the manipulation records).
     return tokens
 
 
