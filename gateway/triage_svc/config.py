@@ -36,7 +36,4 @@ def build_shadow(settings: Settings) -> TriageBackend | None:
     """A candidate model run beside the live one: its decisions are audited, never acted on."""
     if settings.triage_shadow_model is None:
         return None
-    config = triage_config(settings, "learned")
-    from dataclasses import replace
-
-    return make_backend("learned", replace(config, learned_model=settings.triage_shadow_model))
+    return make_backend("learned", triage_config(settings, "learned", settings.triage_shadow_model))

@@ -2,8 +2,7 @@
 
 The artefact holds the vocabulary and idf weights (sublinear tf-idf, L2-normalised rows, as
 scikit-learn's ``TfidfVectorizer`` computes them at training), one linear head per output
-(category, severity, agency), each head's calibration temperature, and the
-review calibrator. Loading takes well under a second; nothing is fetched.
+(category, severity, agency), and the review calibrator. Loading takes well under a second; nothing is fetched.
 """
 
 from __future__ import annotations
@@ -18,11 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from triage.models import Category, Severity
-
 HEADS = ("category", "severity", "agency")
-CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
-SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "triage-linear.npz"
 
 
@@ -39,13 +34,11 @@ def softmax(z: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Head:
     labels: tuple[str, ...]
-    coef: np.ndarray  # (n_labels, n_features) float32; binary heads have one row
+    coef: np.ndarray  # (n_labels, n_features) float32
     intercept: np.ndarray
-    temperature: float
 
     def proba(self, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-        z = (self.coef[:, index] @ values + self.intercept) / self.temperature
-        return softmax(z)
+        return softmax(self.coef[:, index] @ values + self.intercept)
 
 
 @dataclass(frozen=True)
@@ -54,6 +47,26 @@ class Prediction:
     severity: dict[str, float]
     agency: dict[str, float]
     known_tokens: int
+
+
+def vectorise(vocab: dict[str, int], idf: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse sublinear tf-idf row, L2-normalised (what ``TfidfVectorizer`` gives at training)."""
+    counts = Counter(vocab[t] for t in tokens if t in vocab)
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    values = (1.0 + np.log(tf)) * idf[index]
+    values /= np.linalg.norm(values)
+    return index, values
+
+
+def predict(vocab: dict[str, int], idf: np.ndarray, heads: dict[str, Head], tokens: list[str]) -> Prediction:
+    """Every head's probabilities for one token list (the runtime and the trainer's folds)."""
+    index, values = vectorise(vocab, idf, tokens)
+    probs = {name: dict(zip(heads[name].labels, map(float, heads[name].proba(index, values)), strict=True))
+             for name in HEADS}
+    return Prediction(probs["category"], probs["severity"], probs["agency"], known_tokens=len(index))
 
 
 class TextModel:
@@ -68,8 +81,7 @@ class TextModel:
                 self.idf = data["idf"].astype(np.float64)
                 self.heads = {
                     name: Head(tuple(self.meta["labels"][name]), data[f"{name}_coef"].astype(np.float32),
-                               data[f"{name}_intercept"].astype(np.float64),
-                               float(self.meta["temperature"][name]))
+                               data[f"{name}_intercept"].astype(np.float64))
                     for name in HEADS
                 }
                 self.calibrator = data["calibrator"].astype(np.float64)
@@ -83,27 +95,8 @@ class TextModel:
         self.version: str = str(self.meta["version"])
         self.review_threshold: float = float(self.meta["review_threshold"])
 
-    def vectorise(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        counts = Counter(self.vocab[t] for t in tokens if t in self.vocab)
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        values = (1.0 + np.log(tf)) * self.idf[index]
-        values /= np.linalg.norm(values)
-        return index, values
-
     def predict(self, tokens: list[str]) -> Prediction:
-        index, values = self.vectorise(tokens)
-        cat = self.heads["category"].proba(index, values)
-        sev = self.heads["severity"].proba(index, values)
-        ag = self.heads["agency"].proba(index, values)
-        return Prediction(
-            category=dict(zip(self.heads["category"].labels, map(float, cat), strict=True)),
-            severity=dict(zip(self.heads["severity"].labels, map(float, sev), strict=True)),
-            agency=dict(zip(self.heads["agency"].labels, map(float, ag), strict=True)),
-            known_tokens=len(index),
-        )
+        return predict(self.vocab, self.idf, self.heads, tokens)
 
     def review_probability(self, features: list[float]) -> float:
         """Calibrated P(ticket right) from the decision's features (see ``calibration``)."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from triage.learned.decide import decide
 from triage.learned.features import incident_text, incident_tokens
-from triage.learned.model import HEADS, Head, Prediction
+from triage.learned.model import HEADS, Head, predict
 from triage.models import Incident, Severity
 from triage.rules import assess_rules
 
@@ -31,7 +31,6 @@ MAX_REVIEW_LOAD = 0.20  # the review threshold is the highest whose out-of-fold 
 
 @dataclass
 class Example:
-    incident: Incident
     tokens: list[str]
     category: str
     severity: str
@@ -50,8 +49,6 @@ class TrainReport:
     seconds: float
     oof: dict[str, float] = field(default_factory=dict)
     review_threshold: float = 0.0
-    reliability: list[dict[str, float]] = field(default_factory=list)
-    coverage: list[dict[str, float]] = field(default_factory=list)
 
 
 def load_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -76,7 +73,7 @@ def make_example(record: dict[str, Any]) -> Example:
     rules = assess_rules(incident)
     text = incident_text(incident)
     exp = record["expected"]
-    return Example(incident, incident_tokens(incident, rules.findings), exp["category"], exp["severity"],
+    return Example(incident_tokens(incident, rules.findings), exp["category"], exp["severity"],
                    exp["agency"], text.quarantined > 0, text.has_text, rules,
                    float(record.get("weight", 1.0)))
 
@@ -103,22 +100,8 @@ def _as_runtime(vec: Any, heads: dict[str, Any]) -> tuple[dict[str, int], np.nda
     runtime = {}
     for name, clf in heads.items():
         labels = tuple(str(c) for c in clf.classes_)
-        runtime[name] = Head(labels, clf.coef_.astype(np.float32), clf.intercept_.astype(np.float64), 1.0)
+        runtime[name] = Head(labels, clf.coef_.astype(np.float32), clf.intercept_.astype(np.float64))
     return vocab, vec.idf_.astype(np.float64), runtime
-
-
-def _predict(vocab: dict[str, int], idf: np.ndarray, heads: dict[str, Head], tokens: list[str]) -> Prediction:
-    from collections import Counter
-    counts = Counter(vocab[t] for t in tokens if t in vocab)
-    index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    values = (1.0 + np.log(tf)) * idf[index] if len(index) else np.zeros(0)
-    if len(index):
-        values /= np.linalg.norm(values)
-    cat, sev, ag = (heads[h].proba(index, values) for h in HEADS)
-    return Prediction(dict(zip(heads["category"].labels, map(float, cat), strict=True)),
-                      dict(zip(heads["severity"].labels, map(float, sev), strict=True)),
-                      dict(zip(heads["agency"].labels, map(float, ag), strict=True)), len(index))
 
 
 def _right(ex: Example, category: str, severity: str, agency: str) -> bool:
@@ -126,7 +109,7 @@ def _right(ex: Example, category: str, severity: str, agency: str) -> bool:
             and abs(Severity(severity).rank - Severity(ex.severity).rank) <= 1)
 
 
-def _choose_threshold(probs: np.ndarray, right: np.ndarray, forced: np.ndarray) -> float:
+def _choose_threshold(probs: np.ndarray, forced: np.ndarray) -> float:
     """Highest threshold whose review load (forced reviews included) stays ≤ MAX_REVIEW_LOAD."""
     best = 0.0
     for t in np.linspace(0.05, 0.95, 181):
@@ -182,7 +165,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         vocab, idf, runtime = _as_runtime(vec, heads)
         for i in te:
             ex = examples[i]
-            pred = _predict(vocab, idf, runtime, ex.tokens) if ex.has_text else None
+            pred = predict(vocab, idf, runtime, ex.tokens) if ex.has_text else None
             d = decide(ex.rules, pred, quarantined=ex.quarantined)
             feats[i] = d.features
             right[i] = _right(ex, d.category.value, d.severity.value, d.agency.value)
@@ -196,8 +179,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     cal = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(x_cal, y_cal)
     probs = cal.predict_proba(x_cal)[:, 1]
     forced = np.array([examples[i].quarantined for i in np.flatnonzero(texted)])
-    threshold = _choose_threshold(probs, y_cal, forced)
-    reliability, coverage = curves(probs, y_cal)
+    threshold = _choose_threshold(probs, forced)
     review = (probs < threshold) | forced
     wrong = ~y_cal
     oof = {k: round(v / len(examples), 4) for k, v in hits.items()}
@@ -211,7 +193,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         "format": FORMAT, "version": version, "seed": seed, "folds": folds, "C": c,
         "trained_at": datetime.now(UTC).isoformat(), "n": len(examples), "data_sha256": sha,
         "labels": {n: list(h.labels) for n, h in runtime.items()},
-        "temperature": {n: 1.0 for n in HEADS}, "review_threshold": threshold,
+        "review_threshold": threshold,
         "out_of_fold": oof, "max_review_load": MAX_REVIEW_LOAD,
     }
     ordered = sorted(vocab, key=vocab.__getitem__)
@@ -225,5 +207,4 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         arrays[f"{n}_coef"], arrays[f"{n}_intercept"] = h.coef.astype(np.float16), h.intercept
     np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(out)
-    return TrainReport(len(examples), sha, seed, round(time.perf_counter() - start, 1), oof, threshold,
-                       reliability, coverage)
+    return TrainReport(len(examples), sha, seed, round(time.perf_counter() - start, 1), oof, threshold)
