@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 
@@ -74,7 +75,7 @@ def promote(
     registry = ModelRegistry(settings.data_dir)
     try:
         shadow = shadow_agreement(settings.database_url)
-    except Exception as exc:
+    except psycopg.Error as exc:  # no database reachable: promote on the holdout alone, and say so
         err.print(f"[promote] no shadow figures ({type(exc).__name__}): holdout only")
         shadow = {}
     verdict = judge(model, registry.active_path(), shadow)
