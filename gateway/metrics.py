@@ -1,4 +1,9 @@
-"""Prometheus view of the ingest worker, read at scrape time (no per-message counter cost)."""
+"""Prometheus view of the ingest worker, read at scrape time (no per-message counter cost).
+
+Durations are exported in seconds (``*_seconds``), Prometheus' base unit, so that
+``promtool check metrics`` is clean and dashboards need no per-metric scale; the components
+keep milliseconds internally (their logs and ``stats()`` read better that way).
+"""
 
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ class IngestCollector(Collector):
         yield CounterMetricFamily("urbanops_store_rows", "Rows committed", value=w.stats.rows)
         yield CounterMetricFamily("urbanops_store_write_errors", "Failed batch writes (retried)",
                                   value=w.stats.write_errors)
-        yield GaugeMetricFamily("urbanops_store_last_batch_ms", "Duration of the last batch write",
-                                value=w.stats.last_batch_ms)
+        yield GaugeMetricFamily("urbanops_store_last_batch_seconds", "Duration of the last batch write",
+                                value=w.stats.last_batch_ms / 1000)
         yield GaugeMetricFamily("urbanops_store_up", "1 when the last write succeeded",
                                 value=1 if w.stats.db_ok else 0)
         if ing is None:
@@ -52,9 +57,17 @@ class IngestCollector(Collector):
         yield dead
 
 
+def _base_unit(key: str, value: float) -> tuple[str, float]:
+    """A ``stats()`` key in milliseconds (``*_ms``) as its Prometheus name and value in seconds."""
+    if key.endswith("_ms"):
+        return key[:-3] + "_seconds", value / 1000
+    return key, value
+
+
 class StatsCollector(Collector):
     """Numeric entries of a component's ``stats()`` dict as gauges ``urbanops_{prefix}_{key}``
-    (vision backlog and drops, triage counts): read at scrape time."""
+    (vision backlog and drops, triage counts): read at scrape time. Millisecond entries
+    (``latency_p95_ms``) are exported in seconds (``latency_p95_seconds``)."""
 
     def __init__(self, prefix: str, stats: Callable[[], dict[str, Any]]) -> None:
         self.prefix = prefix
@@ -65,4 +78,5 @@ class StatsCollector(Collector):
             if isinstance(value, bool):
                 value = int(value)
             if isinstance(value, int | float) and value == value:  # skip NaN (no samples yet)
-                yield GaugeMetricFamily(f"urbanops_{self.prefix}_{key}", f"{self.prefix} {key}", value=value)
+                name, value = _base_unit(key, value)
+                yield GaugeMetricFamily(f"urbanops_{self.prefix}_{name}", f"{self.prefix} {name}", value=value)

@@ -35,6 +35,7 @@ from gateway.api import (
     routes_feed,
     routes_health,
     routes_incidents,
+    routes_ngsi,
     routes_open311,
     routes_telemetry,
     routes_tickets,
@@ -49,14 +50,17 @@ log = logging.getLogger(__name__)
 
 _DESCRIPTION = """\
 Devices, telemetry, dead letters, incidents and tickets of the urbanops gateway, with
-standard exports (CAP 1.2, Atom, GeoJSON, Open311 GeoReport v2) and a live feed (SSE).
+standard exports (CAP 1.2, Atom, GeoJSON, FIWARE Alert and an NGSI-LD read view, Open311
+GeoReport v2) and a live feed (SSE).
 
 Every `/api/v1` route needs `Authorization: Bearer <token>`. Roles are ordered
 `operator` (read) < `manager` (also ticket actions) < `admin` (also devices and tokens).
 A missing, unknown, expired or revoked token gets 401; a role too low gets 403.
 Create the first admin token with `urbanops tokens create --role admin --name NAME`.
-Exceptions: `/api/v1/feed` also takes `?token=` (EventSource cannot send headers); Open311
-`requests.json` also takes `api_key`; Open311 `services.json` is public.
+Exceptions: `/api/v1/feed` also takes `?token=` (EventSource cannot send headers); the
+Open311 GETs are public, as GeoReport v2 defines them (privacy-safe fields; a bearer token or
+`api_key` adds the exact location), and Open311 POST also takes `api_key`; `/ngsi-ld/v1`
+needs a bearer token like `/api/v1`.
 """
 
 
@@ -145,7 +149,7 @@ def create_app(
             {"name": "tokens", "description": "API tokens (admin)"},
             {"name": "incidents", "description": "Correlated incidents, their observations and evidence"},
             {"name": "tickets", "description": "The emergency managers' ticket queue and actions"},
-            {"name": "alerts", "description": "CAP 1.2, Atom and GeoJSON exports; map layers"},
+            {"name": "alerts", "description": "CAP 1.2, Atom, GeoJSON, FIWARE Alert and NGSI-LD exports; map layers"},
             {"name": "feed", "description": "Live feed of incident, ticket and device changes (SSE)"},
             {"name": "open311", "description": "Open311 GeoReport v2 for citizen reports"},
         ],
@@ -163,7 +167,7 @@ def create_app(
     # label the HTTP metrics are the public paths.
     for module in (routes_health, routes_devices, routes_telemetry, routes_dead_letters,
                    routes_tokens, routes_alerts, routes_incidents, routes_tickets, routes_feed,
-                   routes_open311, routes_dispatch):
+                   routes_open311, routes_dispatch, routes_ngsi):
         app.include_router(module.router)
     routes_dashboard.mount(app)
     return app

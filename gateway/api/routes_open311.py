@@ -1,9 +1,14 @@
 """Open311 GeoReport v2 under ``/open311/v2/``: services, and citizen service requests.
 
-- ``services.json`` is public (the catalogue: one service per incident category).
-- ``requests.json`` GET and POST need an API token of role operator or higher, sent as
-  ``Authorization: Bearer <token>`` or, as GeoReport v2 clients do, as the ``api_key`` parameter
-  (query string for GET, form field for POST). A city app or call centre gets an operator token.
+- The GETs are public, as GeoReport v2 defines them: ``services.json``, ``services/{code}.json``
+  (the catalogue: one service per incident category), ``requests.json`` and
+  ``requests/{id}.json``. Without a token they show privacy-safe fields only (masked text,
+  location to ~100 m, no address or media: ``gateway/api/open311_view.py``); with a valid
+  token (``Authorization: Bearer <token>`` or ``api_key``) the request as stored. A token that
+  is presented but wrong is refused (401), never silently read as "no token".
+- ``requests.json`` POST needs an API token of role operator or higher, sent as the bearer
+  header or, as GeoReport v2 clients do, as the ``api_key`` form field (or query parameter).
+  A city app or call centre gets an operator token.
 - A POSTed request becomes a ``citizen`` observation (queued for triage like any other); its
   ``service_request_id`` is that observation's id. Its status reads ``closed`` once the ticket
   triage made from it is resolved (or its incident closed). Personal fields (email, name, phone)
@@ -18,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import AUTH_RESPONSES, Pool, get_conn
+from gateway.api.open311_view import RequestOut, find_requests, request_out
 from gateway.api.params import Rfc3339, is_storable_text
 from gateway.api.routes_feed import authenticate
 from gateway.auth import Role, Token
@@ -52,22 +57,13 @@ class ServiceOut(BaseModel):
     group: str = Field(description="The agency that acts on it", examples=["urban_management"])
 
 
-class RequestOut(BaseModel):
-    service_request_id: str
-    status: Literal["open", "closed"]
-    status_notes: str | None
-    service_name: str | None
-    service_code: str | None
-    description: str | None
-    agency_responsible: str | None
-    service_notice: str | None
-    requested_datetime: datetime
-    updated_datetime: datetime
-    expected_datetime: datetime | None
-    address: str | None
-    lat: float | None
-    long: float | None
-    media_url: str | None
+class AttributeOut(BaseModel):
+    code: str
+
+
+class DefinitionOut(BaseModel):
+    service_code: str
+    attributes: list[AttributeOut] = Field(description="Always empty: no service asks for extra fields")
 
 
 class CreatedOut(BaseModel):
@@ -87,62 +83,65 @@ async def services() -> list[ServiceOut]:
                        keywords=c.value.replace("_", " "), group=LEAD_AGENCY[c].value) for c in Category]
 
 
-async def open311_token(
+@router.get("/services/{service_code}.json", summary="A service's definition (public): no extra attributes",
+            responses={404: {"description": "Open311 error list"}})
+async def service_definition(service_code: Annotated[str, Path(max_length=64, examples=["sanitation"])]) -> Any:
+    if service_code not in Category.__members__.values():
+        return _error(404, f"no service {service_code!r}: see services.json")
+    return DefinitionOut(service_code=service_code, attributes=[])
+
+
+async def open311_viewer(
     pool: Pool,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Query(max_length=200, description="GeoReport v2 style API key")] = None,
-) -> Token:
-    return await authenticate(pool, creds.credentials if creds else api_key, Role.OPERATOR,
-                              "'Authorization: Bearer <token>' or api_key=<token>")
+    api_key: Annotated[str | None, Query(max_length=200, description="Optional: a token for the full view")] = None,
+) -> Token | None:
+    """None for a key-less reader (the public view); a presented secret must be a valid token."""
+    secret = creds.credentials if creds else api_key
+    if not (secret or "").strip():
+        return None
+    return await authenticate(pool, secret, Role.OPERATOR, "'Authorization: Bearer <token>' or api_key=<token>")
 
 
-_LIST = """
-    SELECT o.observation_id, o.ts, o.received_at, o.text, o.lat, o.lon, o.extra,
-           t.category, t.agency, t.status AS ticket_status, t.updated_at AS ticket_updated, t.sla_due,
-           i.status AS incident_status
-    FROM observations o
-    LEFT JOIN incidents i ON i.incident_id = o.incident_id
-    LEFT JOIN tickets t ON t.incident_id = o.incident_id
-    WHERE o.source = 'citizen' AND o.ts >= %(start)s AND o.ts <= %(end)s
-      AND (%(code)s::text IS NULL OR COALESCE(t.category, o.extra->>'service_code') = %(code)s)
-      AND (%(ids)s::text[] IS NULL OR o.observation_id = ANY(%(ids)s))
-      AND (%(status)s::text IS NULL OR (CASE WHEN t.status = 'resolved' OR i.status = 'closed'
-                                              THEN 'closed' ELSE 'open' END) = %(status)s)
-    ORDER BY o.ts DESC LIMIT 1000
-"""
+Viewer = Annotated[Token | None, Depends(open311_viewer)]
+_RequestId = Annotated[str, Path(min_length=1, max_length=140, pattern=r"^[^\x00/]+$",
+                                 examples=["citizen-3f2a9c0d1e4b5a67"])]
 
 
-def _request_out(r: dict[str, Any]) -> RequestOut:
-    closed = r["ticket_status"] == "resolved" or r["incident_status"] == "closed"
-    code = r["category"] or r["extra"].get("service_code")
-    name = CATEGORY_NAME["en"].get(Category(code)) if code in Category.__members__.values() else None
-    notes = f"ticket {r['ticket_status']}" if r["ticket_status"] else "awaiting triage"
-    return RequestOut(
-        service_request_id=r["observation_id"], status="closed" if closed else "open", status_notes=notes,
-        service_name=name, service_code=code, description=r["text"], agency_responsible=r["agency"],
-        service_notice=None, requested_datetime=r["ts"], updated_datetime=r["ticket_updated"] or r["received_at"],
-        expected_datetime=r["sla_due"], address=r["extra"].get("address_string"), lat=r["lat"], long=r["lon"],
-        media_url=r["extra"].get("media_url"))
-
-
-@router.get("/requests.json", summary="Citizen service requests (newest first, at most 1000)",
+@router.get("/requests.json", summary="Citizen service requests (public; newest first, at most 1000)",
             responses=AUTH_RESPONSES)
 async def list_requests(
-    token: Annotated[Token, Depends(open311_token)],
+    request: Request,
+    token: Viewer,
     pool: Pool,
     service_code: Category | None = None,
     status_: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None,
     start_date: Rfc3339 | None = None,
     end_date: Rfc3339 | None = None,
-    service_request_id: Annotated[str | None, Query(max_length=2000, description="Comma-separated ids")] = None,
+    service_request_id: Annotated[str | None, Query(max_length=2000, description="Comma-separated ids; overrides"
+                                                    " every other filter")] = None,
 ) -> list[RequestOut]:
-    end = end_date or datetime.now(UTC)
-    params = {"start": start_date or end - DEFAULT_WINDOW, "end": end,
-              "code": service_code.value if service_code else None, "status": status_,
-              "ids": [s.strip() for s in service_request_id.split(",") if s.strip()] if service_request_id else None}
-    async with pool.connection(timeout=5.0) as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_LIST, params)
-        return [_request_out(r) for r in await cur.fetchall()]
+    salt = request.app.state.api.settings.pii_salt.encode()
+    async with pool.connection(timeout=5.0) as conn:
+        if service_request_id:  # GeoReport v2: ids override all other arguments
+            ids = [s.strip() for s in service_request_id.split(",") if s.strip()]
+            rows = await find_requests(conn, window=None, ids=ids)
+        else:
+            end = end_date or datetime.now(UTC)
+            rows = await find_requests(conn, window=(start_date or end - DEFAULT_WINDOW, end), status=status_,
+                                       code=service_code.value if service_code else None)
+    return [request_out(r, full=token is not None, salt=salt) for r in rows]
+
+
+@router.get("/requests/{service_request_id}.json", summary="One service request (public), as a list of one",
+            responses={**AUTH_RESPONSES, 404: {"description": "Open311 error list"}})
+async def get_request(request: Request, service_request_id: _RequestId, token: Viewer, pool: Pool) -> Any:
+    async with pool.connection(timeout=5.0) as conn:
+        rows = await find_requests(conn, window=None, ids=[service_request_id])
+    if not rows:
+        return _error(404, f"no service request {service_request_id!r}")
+    salt = request.app.state.api.settings.pii_salt.encode()
+    return [request_out(rows[0], full=token is not None, salt=salt).model_dump(mode="json")]
 
 
 async def _fields(request: Request) -> dict[str, str]:

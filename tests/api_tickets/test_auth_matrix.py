@@ -22,6 +22,8 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/tickets", Role.OPERATOR),
     Endpoint("GET", T, Role.OPERATOR),
     Endpoint("GET", T + "/cap", Role.OPERATOR),
+    Endpoint("GET", T + "/alert", Role.OPERATOR),
+    Endpoint("GET", "/ngsi-ld/v1/entities?type=Alert", Role.OPERATOR),
     Endpoint("GET", T + "/tasks", Role.OPERATOR),
     Endpoint("POST", T + "/dispatch", Role.MANAGER, 409),  # the seeded ticket is a fire: no robot for it
     Endpoint("POST", T + "/ack", Role.MANAGER),
@@ -30,10 +32,11 @@ ENDPOINTS = [
     Endpoint("POST", T + "/reopen", Role.MANAGER, 409),  # the seeded ticket is open: allowed, but a conflict
     Endpoint("POST", T + "/note", Role.MANAGER, json={"note": "on scene"}),
     Endpoint("POST", T + "/override", Role.MANAGER, json={"severity": "critical", "reason": "school"}),
-    Endpoint("GET", "/open311/v2/requests.json", Role.OPERATOR),
     Endpoint("POST", "/open311/v2/requests.json", Role.OPERATOR, 201,
              json={"service_code": "sanitation", "description": "rubbish", "lat": 22.54, "long": 114.05}),
 ]
+# GeoReport v2 GETs: public, a token only widens the view (tests/gateway/test_open311_public.py).
+PUBLIC = [("GET", "/open311/v2/requests.json"), ("GET", "/open311/v2/requests/{service_request_id}.json")]
 
 
 def _call(client: TestClient, ep: Endpoint, secret: str | None) -> Any:
@@ -68,14 +71,17 @@ def test_feed_and_services_auth(client: TestClient, tokens: dict[str, str]) -> N
     assert client.get("/api/v1/feed", headers=bearer(tokens["revoked"])).status_code == 401
     # The Open311 service catalogue is public, as GeoReport v2 clients expect.
     assert client.get("/open311/v2/services.json").status_code == 200
-    # api_key works where a GeoReport client cannot send a header.
+    # Reading requests is public too; api_key works where a GeoReport client cannot send a header,
+    # and a presented token must be valid (a wrong one is refused, not read as "no token").
+    assert client.get("/open311/v2/requests.json").status_code == 200
     assert client.get("/open311/v2/requests.json", params={"api_key": tokens["operator"]}).status_code == 200
     assert client.get("/open311/v2/requests.json", params={"api_key": tokens["wrong"]}).status_code == 401
+    assert client.get("/open311/v2/requests.json", headers=bearer(tokens["revoked"])).status_code == 401
 
 
 def test_every_new_route_is_in_the_matrix(client: TestClient) -> None:
     # tests/api/test_auth.py covers the older routes; every route this package adds is here.
-    tested = {(e.method, e.path) for e in ENDPOINTS}
+    tested = {(e.method, e.path) for e in ENDPOINTS} | set(PUBLIC)
     mine = ("/api/v1/incidents", "/api/v1/tickets", "/api/v1/evidence", "/api/v1/alerts", "/api/v1/map",
             "/open311/v2/requests")
     for path, item in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]

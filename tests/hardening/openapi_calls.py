@@ -22,9 +22,12 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # the API description): EventSource and GeoReport v2 clients cannot always send the header.
 CUSTOM_AUTH: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/feed"): Role.OPERATOR,
-    ("GET", "/open311/v2/requests.json"): Role.OPERATOR,
     ("POST", "/open311/v2/requests.json"): Role.OPERATOR,
 }
+# Public routes where a token is optional and widens the view (GeoReport v2 GETs): no token is
+# fine, a presented one must be valid (401 otherwise).
+OPTIONAL_AUTH = frozenset({("GET", "/open311/v2/requests.json"),
+                           ("GET", "/open311/v2/requests/{service_request_id}.json")})
 
 
 @dataclass(frozen=True)
