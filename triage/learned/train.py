@@ -4,6 +4,12 @@ Reproducible: the records are sorted by id, folds and solvers are seeded, and th
 records the seed and the sha256 of the training data. ``urbanops triage train`` calls
 ``train``; the review calibrator is fitted on out-of-fold decisions, so the confidence it
 gives a ticket is what the model earns on reports it did not see.
+
+The folds hold out whole writers (``meta.writer``), not random records: a ticket at run
+time comes from a person the corpus never heard, and a writer's own phrasing on both sides
+of a fold made the out-of-fold figures, and so the confidence, too rosy. Records without a
+writer are spread over the folds by a hash of their id. A city's overrides first relabel
+the corpus reports that read like them (``city_policy``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from triage.learned.city_policy import adopt_overrides
 from triage.learned.decide import decide
 from triage.learned.features import incident_text, incident_tokens
 from triage.learned.model import HEADS, Head, predict
@@ -26,7 +34,9 @@ from triage.models import Incident, Severity
 from triage.rules import assess_rules
 
 FORMAT = "urbanops-triage-linear-1"
-MAX_REVIEW_LOAD = 0.20  # the review threshold is the highest whose out-of-fold load stays under this
+# The review threshold is the highest whose out-of-fold load stays under this: the issue's
+# budget is 25 %, less a margin for a city whose reports differ from the corpus.
+MAX_REVIEW_LOAD = 0.23
 
 
 @dataclass
@@ -66,6 +76,16 @@ def data_sha256(records: list[dict[str, Any]]) -> str:
         h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode())
         h.update(b"\n")
     return h.hexdigest()
+
+
+def fold_groups(records: list[dict[str, Any]], folds: int) -> list[str]:
+    """The unit a fold holds out: the record's writer, else one of ``folds`` id-hash buckets."""
+    groups = []
+    for r in records:
+        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
+        writer = meta.get("writer") if meta else None
+        groups.append(f"w:{writer}" if writer else f"h:{zlib.crc32(str(r['incident_id']).encode()) % folds}")
+    return groups
 
 
 def make_example(record: dict[str, Any]) -> Example:
@@ -145,11 +165,14 @@ def curves(probs: np.ndarray, right: np.ndarray, bins: int = 10) -> tuple[Curve,
 def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int = 5, c: float = 20.0,
           version: str | None = None, progress: Any = print) -> TrainReport:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import GroupKFold
 
     start = time.perf_counter()
     examples = [make_example(r) for r in records]
     sha = data_sha256(records)
+    adopted = adopt_overrides(examples, records)
+    if adopted:
+        progress(f"corpus reports relabelled after the city's overrides: {adopted}")
     docs = [e.tokens for e in examples]
     ys = {"category": [e.category for e in examples], "severity": [e.severity for e in examples],
           "agency": [e.agency for e in examples]}
@@ -158,8 +181,10 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     feats: list[list[float]] = [[] for _ in examples]
     right = np.zeros(len(examples), dtype=bool)
     hits = {"category": 0, "agency": 0, "severity": 0, "within_one": 0}
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (tr, te) in enumerate(skf.split(docs, ys["category"]), 1):
+    groups = fold_groups(records, folds)
+    folds = min(folds, len(set(groups)))
+    splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (tr, te) in enumerate(splitter.split(docs, ys["category"], groups), 1):
         vec, heads = _fit_heads([docs[i] for i in tr], {n: [ys[n][i] for i in tr] for n in HEADS},
                                 [weights[i] for i in tr], seed, c)
         vocab, idf, runtime = _as_runtime(vec, heads)
@@ -193,7 +218,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         "format": FORMAT, "version": version, "seed": seed, "folds": folds, "C": c,
         "trained_at": datetime.now(UTC).isoformat(), "n": len(examples), "data_sha256": sha,
         "labels": {n: list(h.labels) for n, h in runtime.items()},
-        "review_threshold": threshold,
+        "review_threshold": threshold, "city_relabelled": adopted,
         "out_of_fold": oof, "max_review_load": MAX_REVIEW_LOAD,
     }
     ordered = sorted(vocab, key=vocab.__getitem__)
