@@ -15,6 +15,8 @@ command -v g++ >/dev/null || need_apt+=(g++)
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # Browser tests drive Debian's Chromium with Playwright (never `playwright install`).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# A CJK font, so the dashboard's Chinese labels render (tests, screenshots) and not as boxes.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
 # promtool (from Debian's prometheus package) lints the gateway's /metrics in the tests.
 command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then

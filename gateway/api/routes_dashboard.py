@@ -1,8 +1,9 @@
 """``/``: the static dashboard page; its assets under ``/dashboard/``.
 
 The page is public (it holds no data); it calls the API with the token the user signs in
-with. The content security policy allows only this origin, so the page cannot pull
-anything from a CDN by accident and injected markup cannot load scripts.
+with. ``/dashboard/config.json`` is public too: the city's time zone, which the page shows
+every time in (no data either). The content security policy allows only this origin, so
+the page cannot pull anything from a CDN by accident and injected markup cannot load scripts.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from gateway.api.deps import SettingsDep
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 CSP = (
@@ -33,5 +36,10 @@ def mount(app: FastAPI) -> None:
         return FileResponse(
             DASHBOARD_DIR / "index.html", media_type="text/html", headers=SECURITY_HEADERS
         )
+
+    # Registered before the static mount, which would otherwise answer 404 for it.
+    @app.get("/dashboard/config.json", include_in_schema=False)
+    async def config(settings: SettingsDep) -> JSONResponse:
+        return JSONResponse({"city_timezone": settings.city_timezone}, headers=SECURITY_HEADERS)
 
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")

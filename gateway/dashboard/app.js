@@ -1,5 +1,6 @@
 // urbanops dashboard: devices, a telemetry chart (plain SVG) and dead letters.
 // No framework and no external assets; all data goes into the page via textContent.
+// Labels come from the catalogue through t() and label(); times through i18n.js (city clock).
 "use strict";
 
 const TOKEN_KEY = "urbanops.token";
@@ -7,7 +8,7 @@ const REFRESH_MS = 15000;
 const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, not a download
 const $ = (id) => document.getElementById(id);
 
-const ui = { device: null, timer: null };
+const ui = { device: null, timer: null, me: null };
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -46,14 +47,6 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-function ago(iso) {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)); // clock skew
-  if (s < 60) return s + " s ago";
-  if (s < 3600) return Math.round(s / 60) + " min ago";
-  if (s < 86400) return Math.round(s / 3600) + " h ago";
-  return Math.round(s / 86400) + " d ago";
-}
-
 function showError(id, err) { $(id).textContent = err ? String(err.message || err) : ""; }
 
 // ---- sign in / out -------------------------------------------------------------------
@@ -63,6 +56,8 @@ function signOut(message) {
   clearInterval(ui.timer);
   ui.timer = null;
   ui.device = null;
+  ui.me = null;
+  $("chart-device").textContent = t("chart.choose");
   $("app-view").hidden = true;
   $("signin-view").hidden = false;
   $("signout").hidden = true;
@@ -74,7 +69,8 @@ function signOut(message) {
 async function signIn() {
   try {
     const me = await api("/api/v1/tokens/me");
-    $("whoami").textContent = me.name + " (" + me.role + ")";
+    ui.me = me;
+    $("whoami").textContent = t("header.whoami", { name: me.name, role: label("role", me.role) });
     document.body.dataset.role = me.role;
   } catch (err) {
     if (err.status !== 401) $("signin-error").textContent = err.message;
@@ -95,11 +91,12 @@ async function loadHealth() {
   try {
     const res = await fetch("/healthz");
     const body = await res.json();
-    badge.textContent = body.status;
-    badge.title = Object.entries(body.components).map(([k, v]) => k + ": " + v).join(", ");
+    badge.textContent = label("health", body.status);
+    badge.title = Object.entries(body.components)
+      .map(([k, v]) => t("health.component", { name: label("component", k), status: label("health", v) })).join(t("list.sep"));
     badge.className = "badge " + (body.status === "ok" ? "ok" : "bad");
   } catch (err) {
-    badge.textContent = "unreachable";
+    badge.textContent = t("health.unreachable");
     badge.className = "badge bad";
   }
 }
@@ -118,18 +115,16 @@ async function loadDevices() {
       const tr = el("tr");
       tr.dataset.device = d.device_id;
       if (ui.device === d.device_id) tr.className = "selected";
-      tr.append(el("td", d.device_id), el("td", d.kind), el("td", d.district));
+      tr.append(el("td", d.device_id), el("td", label("kind", d.kind)), el("td", districtName(d.district)));
       const st = el("td");
-      st.append(el("span", d.state, "badge " + (d.online ? "ok" : "bad")));
+      st.append(el("span", label("state", d.state), "badge " + (d.online ? "ok" : "bad")));
       tr.append(st);
-      tr.append(el("td", d.battery_pct === null ? "–" : d.battery_pct.toFixed(0) + " %", "num"));
-      const seen = el("td", ago(d.last_seen));
-      seen.title = d.last_seen;
-      tr.append(seen);
+      tr.append(el("td", d.battery_pct === null ? "–" : t("unit.pct", { n: d.battery_pct.toFixed(0) }), "num"));
+      tr.append(agoCell(d.last_seen));
       tr.addEventListener("click", () => selectDevice(d.device_id));
       tbody.append(tr);
     }
-    $("device-count").textContent = "(" + page.items.length + (page.next_cursor ? "+" : "") + ")";
+    $("device-count").textContent = t(page.next_cursor ? "devices.count_more" : "devices.count", { n: page.items.length });
     showError("devices-error", null);
   } catch (err) {
     showError("devices-error", err);
@@ -143,15 +138,13 @@ async function loadDeadLetters() {
     tbody.replaceChildren();
     for (const d of page.items) {
       const tr = el("tr");
-      const when = el("td", ago(d.received_at));
-      when.title = d.received_at;
-      tr.append(when, el("td", d.topic, "mono"), el("td", d.reason),
+      tr.append(agoCell(d.received_at), el("td", d.topic, "mono"), el("td", d.reason),
         el("td", d.payload_excerpt.slice(0, 120), "mono"));
       tbody.append(tr);
     }
     if (!page.items.length) {
       const tr = el("tr");
-      const td = el("td", "none — all input was accepted", "muted");
+      const td = el("td", t("dead.none"), "muted");
       td.colSpan = 4;
       tr.append(td);
       tbody.append(tr);
@@ -169,12 +162,12 @@ async function selectDevice(deviceId) {
   for (const tr of $("devices").tBodies[0].rows) {
     tr.classList.toggle("selected", tr.dataset.device === deviceId);
   }
-  $("chart-device").textContent = "— " + deviceId;
+  $("chart-device").textContent = t("chart.device", { id: deviceId });
   try {
     const detail = await api("/api/v1/devices/" + encodeURIComponent(deviceId));
     const select = $("chart-metric");
     const previous = select.value;
-    select.replaceChildren(...detail.metrics.map((m) => el("option", m)));
+    select.replaceChildren(...detail.metrics.map((m) => { const o = el("option", label("metric", m)); o.value = m; return o; }));
     if (detail.metrics.includes(previous)) select.value = previous;
     await loadChart();
   } catch (err) {
@@ -186,7 +179,7 @@ async function loadChart() {
   const metric = $("chart-metric").value;
   const box = $("chart");
   if (!ui.device || !metric) {
-    box.replaceChildren(el("p", ui.device ? "This device has sent no telemetry." : "", "muted"));
+    box.replaceChildren(el("p", ui.device ? t("chart.no_telemetry") : "", "muted"));
     return;
   }
   const end = new Date();
@@ -211,7 +204,7 @@ function drawChart(box, data, start, end) {
   const W = 800, H = 260, L = 56, R = 12, T = 12, B = 28;
   const items = data.items;
   if (!items.length) {
-    box.replaceChildren(el("p", "No " + data.metric + " data in this range.", "muted"));
+    box.replaceChildren(el("p", t("chart.no_data", { metric: label("metric", data.metric) }), "muted"));
     return;
   }
   let lo = Math.min(...items.map((i) => i.min));
@@ -221,7 +214,7 @@ function drawChart(box, data, start, end) {
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
   const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": `${data.metric} of ${data.device_id}, ${data.bucket} buckets` });
+    "aria-label": t("chart.aria", { metric: label("metric", data.metric), device: data.device_id, bucket: data.bucket }) });
 
   for (let k = 0; k <= 4; k++) { // y grid and labels
     const v = lo + ((hi - lo) * k) / 4;
@@ -229,33 +222,31 @@ function drawChart(box, data, start, end) {
     root.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
   }
   for (let k = 0; k <= 5; k++) { // x labels
-    const t = t0 + ((t1 - t0) * k) / 5;
-    const label = (t1 - t0) > 2 * 86400e3
-      ? new Date(t).toLocaleDateString([], { month: "short", day: "numeric" })
-      : new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    root.append(svg("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, label));
+    const at = t0 + ((t1 - t0) * k) / 5;
+    const tick = formatIn((t1 - t0) > 2 * 86400e3 ? "day" : "hm", at); // on the city's clock
+    root.append(svg("text", { x: x(at), y: H - 8, "text-anchor": "middle" }, tick));
   }
 
   // Split into runs of adjacent buckets so gaps in the data show as gaps in the line.
   const width = parseBucket(data.bucket);
   const runs = [];
   for (const item of items) {
-    const t = Date.parse(item.bucket) + width / 2;
+    const mid = Date.parse(item.bucket) + width / 2;
     const last = runs[runs.length - 1];
-    if (last && t - last[last.length - 1].t <= width * 1.5) last.push({ t, ...item });
-    else runs.push([{ t, ...item }]);
+    if (last && mid - last[last.length - 1].mid <= width * 1.5) last.push({ mid, ...item });
+    else runs.push([{ mid, ...item }]);
   }
   for (const run of runs) {
-    const upper = run.map((p) => `${x(p.t)},${y(p.max)}`);
-    const lower = run.slice().reverse().map((p) => `${x(p.t)},${y(p.min)}`);
+    const upper = run.map((p) => `${x(p.mid)},${y(p.max)}`);
+    const lower = run.slice().reverse().map((p) => `${x(p.mid)},${y(p.min)}`);
     root.append(svg("polygon", { points: upper.concat(lower).join(" "), class: "band" }));
-    root.append(svg("polyline", { points: run.map((p) => `${x(p.t)},${y(p.avg)}`).join(" "),
+    root.append(svg("polyline", { points: run.map((p) => `${x(p.mid)},${y(p.avg)}`).join(" "),
       class: "line" }));
     for (const p of run) {
-      const dot = svg("circle", { cx: x(p.t), cy: y(p.avg), r: run.length > 60 ? 1.5 : 3,
+      const dot = svg("circle", { cx: x(p.mid), cy: y(p.avg), r: run.length > 60 ? 1.5 : 3,
         class: "dot" });
-      dot.append(svg("title", {}, `${p.bucket}\navg ${fmt(p.avg)}  min ${fmt(p.min)}` +
-        `  max ${fmt(p.max)}  n=${p.count}`));
+      dot.append(svg("title", {}, t("chart.point", { time: formatDateTime(p.bucket), avg: fmt(p.avg),
+        min: fmt(p.min), max: fmt(p.max), n: p.count })));
       root.append(dot);
     }
   }
@@ -276,7 +267,9 @@ function refresh() {
 
 // ---- wiring --------------------------------------------------------------------------
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  await i18nReady;
+  $("chart-device").textContent = t("chart.choose");
   $("signin-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
@@ -290,4 +283,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh").addEventListener("click", refresh);
   loadHealth();
   if (sessionStorage.getItem(TOKEN_KEY)) signIn();
+});
+
+// A new language: the labels of the page are swapped by i18n.js; redraw what the scripts wrote.
+document.addEventListener("urbanops:language", () => {
+  if (ui.me) $("whoami").textContent = t("header.whoami", { name: ui.me.name, role: label("role", ui.me.role) });
+  $("chart-device").textContent = ui.device ? t("chart.device", { id: ui.device }) : t("chart.choose");
+  if ($("app-view").hidden) loadHealth();
+  else refresh();
 });

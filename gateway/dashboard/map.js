@@ -6,6 +6,19 @@
 const mapState = { layers: null, devices: [], incidents: [], selected: null, onPick: null };
 const MAP_W = 640, MAP_H = 440, MAP_PAD = 12;
 
+// A district's name in the current language: the layer's name_<lang> (name_zh for zh-CN) when it
+// has one, else its id with a capital ("futian" -> "Futian").
+function districtName(id) {
+  if (!id) return "?";
+  const f = (mapState.layers ? mapState.layers.features : [])
+    .find((x) => x.properties.kind === "district" && x.id === id);
+  const p = f ? f.properties : {};
+  const own = p["name_" + i18n.lang] || p["name_" + i18n.lang.split("-")[0]];
+  if (own && i18n.lang !== DEFAULT_LANGUAGE) return own;
+  const name = p.name || id;
+  return name[0].toUpperCase() + name.slice(1).replace(/_/g, " ");
+}
+
 async function loadMapLayers() {
   mapState.layers = await api("/api/v1/map/layers.geojson");
 }
@@ -53,7 +66,7 @@ function titled(node, text) {
 function drawZone(root, f, project) {
   const g = f.geometry;
   const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
-  const name = f.properties.name || f.properties.kind_of_zone || f.properties.source || "zone";
+  const name = f.properties.name || f.properties.kind_of_zone || f.properties.source || t("map.legend_zone");
   for (const poly of polys) {
     root.append(titled(svg("polygon", { points: ringPoints(poly[0], project), class: "zone" }), String(name)));
   }
@@ -64,14 +77,14 @@ function drawMap() {
   if (!box || !mapState.layers) return;
   const district = $("inc-district").value;
   const project = projection(mapBounds(district));
-  const root = svg("svg", { viewBox: `0 0 ${MAP_W} ${MAP_H}`, role: "img", "aria-label": "district map" });
+  const root = svg("svg", { viewBox: `0 0 ${MAP_W} ${MAP_H}`, role: "img", "aria-label": t("map.aria") });
   for (const f of mapState.layers.features) {
     const p = f.properties;
     if (p.kind === "district") {
       root.append(titled(svg("polygon", { points: ringPoints(f.geometry.coordinates[0], project),
-        class: "district" + (p.name === district ? " active" : "") }), `${p.name} ${p.name_zh}`));
+        class: "district" + (p.name === district ? " active" : "") }), districtName(f.id)));
       const [x, y] = project(f.geometry.coordinates[0][3][0], f.geometry.coordinates[0][3][1]);
-      root.append(svg("text", { x: x + 6, y: y + 16, class: "label" }, p.name));
+      root.append(svg("text", { x: x + 6, y: y + 16, class: "label" }, districtName(f.id)));
     } else if (p.kind === "zone") {
       drawZone(root, f, project);
     }
@@ -83,10 +96,10 @@ function drawMap() {
   for (const d of mapState.devices) {
     const [x, y] = project(d.position.lon, d.position.lat);
     const low = d.battery_pct !== null && d.battery_pct < 20;
-    const battery = d.battery_pct === null ? "battery unknown" : `battery ${d.battery_pct.toFixed(0)} %`;
+    const battery = d.battery_pct === null ? t("map.battery_unknown") : t("map.battery", { n: d.battery_pct.toFixed(0) });
     root.append(titled(svg("circle", { cx: x, cy: y, r: 4,
       class: "device " + (d.online ? "on" : "off") + (low ? " low" : "") }),
-      `${d.device_id} (${d.kind}) ${d.state}, ${battery}`));
+      t("map.device_title", { id: d.device_id, kind: label("kind", d.kind), state: label("state", d.state), battery })));
   }
   for (const inc of mapState.incidents) {
     if (inc.lat === null || inc.lat === undefined || inc.lon === null || inc.lon === undefined) continue;
@@ -97,10 +110,11 @@ function drawMap() {
       class: `incident sev-${inc.severity || "informational"}` + (inc.incident_id === mapState.selected ? " selected" : ""),
     });
     node.dataset.incident = inc.incident_id;
-    titled(node, `${inc.incident_id}: ${inc.severity || "?"} ${inc.category || "?"}`);
+    titled(node, t("map.incident_title", { id: inc.incident_id, severity: label("severity", inc.severity),
+      category: label("category", inc.category) }));
     node.addEventListener("click", () => mapState.onPick && mapState.onPick(inc.incident_id));
     root.append(node);
   }
   box.replaceChildren(root);
-  $("map-title").textContent = district ? "— " + district : "— all districts";
+  $("map-title").textContent = t("map.subtitle", { name: district ? districtName(district) : t("filter.all_districts") });
 }

@@ -60,5 +60,15 @@ def test_page_calls_only_existing_routes(offline_client: TestClient) -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_script_parses() -> None:
-    subprocess.run(["node", "--check", str(DASHBOARD_DIR / "app.js")], check=True)
+@pytest.mark.parametrize("script", sorted(p.name for p in DASHBOARD_DIR.glob("*.js")))
+def test_script_parses(script: str) -> None:
+    subprocess.run(["node", "--check", str(DASHBOARD_DIR / script)], check=True)
+
+
+def test_config_is_public_and_gives_the_city_clock() -> None:
+    client = TestClient(create_app(make_settings(city_timezone="Europe/Lisbon")))
+    res = client.get("/dashboard/config.json")
+    assert res.status_code == 200 and res.json() == {"city_timezone": "Europe/Lisbon"}
+    assert "default-src 'self'" in res.headers["content-security-policy"]
+    assert TestClient(create_app(make_settings())).get("/dashboard/config.json").json() == {
+        "city_timezone": "Asia/Shanghai"}

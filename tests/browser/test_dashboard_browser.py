@@ -49,7 +49,7 @@ def expect(locator: Any) -> Any:
 
 
 def sign_in(browser: Any, url: str, secret: str) -> Any:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page.on("console", lambda m: print("CONSOLE", m.type, m.text))
     page.on("pageerror", lambda e: print("PAGEERROR", e))
     page.goto(url + "/")
