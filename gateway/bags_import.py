@@ -36,11 +36,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from devices.encoding import Publish
 from devices.ros2.bags import BagFile, BagMessage, bag_typestore, decode_or_none
 from devices.ros2.convert import from_ns, to_ns
 from devices.ros2.envelope import PROP_MSG_ID, PROP_ROS_TYPE, PROP_TS
 from devices.topics import Channel, Kind, Topic, TopicError
-from simulators.encoding import Publish
 
 TIME_MODES = ("shift", "original")
 WINDOW = 1000  # unacknowledged publishes before waiting for the oldest

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devices.geography import distance_m
 from gateway.vision_sink import DEFAULT_WEIGHTS
 from simulators.config import FleetConfig
 from simulators.drones import Drone
-from simulators.geography import distance_m
 from simulators.sim import FleetSim
 from vision.detector import DetectorConfig, create_detector
 from vision.pipeline import decode

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from devices.encoding import Publish
 from devices.payloads import FrameMeta, Position, Telemetry
 from devices.ros2.convert import stamp_parts
+from devices.ros2.encoder import Ros2Encoder
 from devices.ros2.jpeg import encode_jpeg
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Channel, Kind, Topic, parse_topic
-from simulators.encoding import Publish
-from simulators.ros2_encoding import Ros2Encoder
 
 WIDTH, HEIGHT = 640, 480
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from devices.geography import DISTRICTS, offset
 from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
 from gateway.vision_sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
-from simulators.geography import DISTRICTS, offset
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import Detector, DetectorConfig, create_detector
 from vision.pipeline import decode

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from rich.console import Console
 from gateway import cli_bags, cli_bench, cli_devices, cli_tokens, cli_triage, cli_vision
 from gateway.cli_simulate import simulate
 from gateway.settings import Settings
+from gateway.shutdown import wait_for_signal
 
 app = typer.Typer(help="urbanops: urban operations event platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -33,14 +33,6 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def wait_for_signal(stop: threading.Event, duration_s: float | None = None) -> None:
-    """Block until SIGINT/SIGTERM (or ``duration_s``), then set ``stop``."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait(duration_s)
-    stop.set()
 
 
 @app.command()

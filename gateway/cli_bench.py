@@ -85,8 +85,8 @@ def triage(
 
     from gateway.settings import Settings
     from gateway.triage_svc.config import triage_config
-    from triage.backend import make_backend
     from triage.evaluate import evaluate
+    from triage.registry import make_backend
 
     config = triage_config(Settings(), backend, model)
     engine = make_backend(config.backend, config)

@@ -21,8 +21,9 @@ from gateway import cli_triage_model
 from gateway.settings import Settings
 from gateway.triage_svc.config import build_backend, build_shadow, triage_config
 from triage.assess import assess_lines
-from triage.backend import BackendConfigError, TriageBackend, make_backend
+from triage.backend import BackendConfigError, TriageBackend
 from triage.evaluate import EvalReport, evaluate
+from triage.registry import make_backend
 
 app = typer.Typer(help="Triage incidents into emergency tickets (learned model, rules or a local LLM).",
                   no_args_is_help=True)

@@ -114,9 +114,9 @@ def calibration(
 ) -> None:
     """Reliability diagram and coverage–accuracy curve of the learned backend's confidence."""
     from gateway.triage_svc.config import triage_config
-    from triage.backend import make_backend
     from triage.learned.corpus import holdout_lines
     from triage.learned.plots import calibration_figures, draw
+    from triage.registry import make_backend
 
     lines = ([ln for ln in file.read_text(encoding="utf-8").splitlines() if ln.strip()] if file
              else holdout_lines())

@@ -40,12 +40,13 @@ def train(
     mosaic: Annotated[float, typer.Option(min=0, max=1, help="Mosaic probability (0 when continuing)")] = 1.0,
 ) -> None:
     """Render synthetic scenes, fine-tune YOLOv8n from fastanpr's checkpoint, evaluate held-out."""
+    from simulators.scenes.dataset import write_dataset  # the scenes are composed here, not in vision/
     from vision.train import Recipe
     from vision.train import train as run_train
 
     recipe = Recipe(n_train=n_train, epochs=epochs, imgsz=imgsz, workers=workers, start=start, lr0=lr0,
                     warmup_epochs=warmup_epochs, mosaic=mosaic, close_mosaic=min(2, epochs))
-    report = run_train(recipe, work, out, _say, device=device)
+    report = run_train(recipe, work, out, write_dataset, _say, device=device)
     _say(f"held-out mAP50 {report['heldout']['map50']} -> {out / report['weights']}")
     print(json.dumps(report))
 

@@ -100,8 +100,8 @@ def _vision_available(settings: Settings) -> bool:
 
 def run_demo(settings: Settings, *, duration_s: float | None, sensors: int, robots: int, drones: int,
              seed: int, state_dir: Path, console: Console) -> None:
-    from gateway.cli import wait_for_signal
     from gateway.runtime import GatewayRuntime
+    from gateway.shutdown import wait_for_signal
     from simulators.config import FleetConfig
     from simulators.fleet import run_fleet
 

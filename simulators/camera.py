@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from devices.geography import LatLon
 from devices.payloads import FrameMeta
-from simulators.geography import LatLon
 from simulators.obey import Sighting
 
 INSPECT_ALT_M = 20.0

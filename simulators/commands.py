@@ -23,9 +23,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from devices.geography import LatLon, get_district
 from devices.payloads import Action, Command, DeviceState, Event, Model, Position, Status, Telemetry
 from devices.topics import Channel, Kind, Topic
-from simulators.geography import LatLon, get_district
 from simulators.publisher import broker_address
 from simulators.tasks import (  # GridTask and grid_route re-exported: tests import them here
     CLEAN_DRAIN_PCT_PER_S,

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from simulators.geography import DISTRICTS
+from devices.geography import DISTRICTS
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from devices.encoding import DeviceMessage
+from devices.geography import District, LatLon
 from devices.payloads import DeviceState, Event, Position, Status, Telemetry
 from devices.topics import Channel, Kind, Topic
-from simulators.encoding import DeviceMessage
-from simulators.geography import District, LatLon
 
 LOCAL_UTC_OFFSET_H = 8.0  # Shenzhen: diurnal cycles follow local time
 FIRMWARE = "sim-1.0"

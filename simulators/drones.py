@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
+from devices.geography import District, LatLon, distance_m, local_xy, offset
 from devices.payloads import Action, DeviceState
 from devices.topics import Channel, Kind, Topic
 from simulators import camera
 from simulators.device import SimContext, SimMessage, clamp
-from simulators.geography import District, LatLon, distance_m, local_xy, offset
 from simulators.obey import FieldDevice, Scene
 from simulators.tasks import FLY_DRAIN_PCT_PER_S, HOVER_DRAIN_PCT_PER_S, HOVER_S, GridTask, straight_route
 

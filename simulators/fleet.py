@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from devices.encoding import Encoder, JsonEncoder, Publish
 from devices.payloads import DeviceState, Status
 from devices.topics import Channel, Kind
 from simulators.config import FleetConfig
 from simulators.device import SimDevice, SimMessage
-from simulators.encoding import Encoder, JsonEncoder, Publish, make_encoder
 from simulators.mqtt_link import Link
 from simulators.obey import CommandDesk
 from simulators.publisher import MqttPublisher, PublisherError
@@ -46,12 +46,16 @@ class FleetError(RuntimeError):
 
 
 def load_encoder(protocol: str) -> Encoder:
+    """The encoder of ``--protocol``: ``json`` or ``ros2`` (rosbags imported only when asked for)."""
+    if protocol == "json":
+        return JsonEncoder()
+    if protocol != "ros2":
+        raise FleetError(f"unknown protocol {protocol!r} (json, ros2)")
     try:
-        return make_encoder(protocol)
+        from devices.ros2.encoder import Ros2Encoder
     except ImportError as err:
         raise FleetError(f"protocol {protocol!r} is not available here: {err}") from err
-    except ValueError as err:
-        raise FleetError(str(err)) from err
+    return Ros2Encoder()
 
 
 class _Presence:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from devices.geography import District, GeographyError, LatLon, Place, distance_m
 from devices.payloads import VISION_LABELS
 from devices.topics import Kind
+from devices.vocabulary import LEAD_AGENCY
 from simulators.device import SimContext, SimDevice, SimMessage
-from simulators.geography import District, GeographyError, LatLon, Place, distance_m
 from simulators.robots import Robot, ScriptedEvent
 from simulators.scenario import (
     LABEL_CATEGORY,
@@ -28,7 +29,6 @@ from simulators.scenario import (
 )
 from simulators.sensors import Breach, Sensor
 from simulators.truth import TruthRecord
-from triage.taxonomy import LEAD_AGENCY
 
 # How long a hazard a device reported stays there, for ground truth's ``end``.
 EVENT_DURATION_S: dict[str, float] = {"spill": 300.0, "obstacle": 60.0, "stuck": 120.0}

@@ -24,7 +24,7 @@ from typing import Any, cast
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from simulators.encoding import Publish
+from devices.encoding import Publish
 
 READ_CHUNK = 65536
 CLOSE_FLUSH_S = 2.0

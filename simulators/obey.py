@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
+from devices.geography import District, LatLon
 from devices.payloads import Action, Command, DeviceState, FrameMeta
 from devices.topics import Channel, Topic
 from simulators.device import SimContext, SimDevice, SimMessage
-from simulators.geography import District, LatLon
 from simulators.tasks import GridTask, Report, TaskExecutor
 
 Sighting = tuple[str, float, float]  # label, lat, lon of something planted that a camera can see

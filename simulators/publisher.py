@@ -33,8 +33,8 @@ from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devices.encoding import Publish
 from devices.topics import TopicError, parse_topic
-from simulators.encoding import Publish
 from simulators.mqtt_link import Link, LinkClient, encode_properties
 
 MISC_EVERY_S = 1.0

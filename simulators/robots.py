@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from devices.geography import District, LatLon, StreetGrid
 from devices.payloads import Action, DeviceState
 from devices.topics import Kind
 from simulators.device import SimContext, SimMessage, clamp
-from simulators.geography import District, LatLon, StreetGrid
 from simulators.obey import FieldDevice
 from simulators.tasks import (
     CLEAN_DRAIN_PCT_PER_S,

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from devices.metrics import PLAUSIBLE, SENSOR_METRICS
 from devices.payloads import ROBOT_EVENT_LABELS, VISION_LABELS
-from triage.models import Agency, Category, Severity
+from devices.vocabulary import Agency, Category, Severity
 
 C = Category
 # The category a reading of each metric signals when it breaches (None: say it explicitly).
@@ -92,7 +92,7 @@ class _Incident(_Strict):
 
 class _Placed(_Incident):
     location: Location | None = None
-    place: str | None = None  # a named place of the district (simulators.geography)
+    place: str | None = None  # a named place of the district (devices.geography)
 
     @model_validator(mode="after")
     def _one_place(self) -> _Placed:

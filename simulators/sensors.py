@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from devices.geography import District, LatLon, offset
 from devices.metrics import PLAUSIBLE
 from devices.topics import Kind
 from simulators.device import SimContext, SimDevice, SimMessage, ar1, clamp
 from simulators.environment import Environment, sun_factor, traffic_factor
-from simulators.geography import District, LatLon, offset
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from devices.encoding import Encoder, Publish
+from devices.geography import get_district
 from simulators.config import FleetConfig
 from simulators.device import SimContext, SimDevice, SimMessage
 from simulators.drones import Drone
-from simulators.encoding import Encoder, Publish
 from simulators.environment import Environment
-from simulators.geography import get_district
 from simulators.incidents import ScenarioRuntime
 from simulators.robots import Robot
 from simulators.scenario import Scenario, load_scenario

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from devices.geography import LatLon, StreetGrid, distance_m
 from devices.payloads import Action, Command
-from simulators.geography import LatLon, StreetGrid, distance_m
 
 DRIVE_SPEED_M_S = 1.5  # a cleaning robot on its way to a job (as to its depot, robots.py)
 DRAIN_PCT_PER_S = 0.0025  # same as a robot driving to its depot (robots.py)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from triage.models import Agency, Category, Severity
+from devices.vocabulary import Agency, Category, Severity
 
 
 class TruthRecord(BaseModel):

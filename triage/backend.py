@@ -1,14 +1,14 @@
-"""Triage backends: the protocol, their configuration, a registry and the rules backend.
+"""Triage backends: the protocol, their configuration, the result and the rules backend.
 
 The gateway builds one ``TriageConfig`` from its settings and calls
-``make_backend(config.backend, config)``; everything it needs for the audit table comes back in
-``TriageResult``. ``triage/`` never reads the environment.
+``triage.registry.make_backend(config.backend, config)``; everything it needs for the audit
+table comes back in ``TriageResult``. ``triage/`` never reads the environment. The registry is
+a module of its own because it imports the backends built on this one (``llm``, ``learned``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -110,43 +110,3 @@ class RulesBackend:
 
     def close(self) -> None:
         """Nothing to release; present so callers can close any backend."""
-
-
-BackendFactory = Callable[[TriageConfig, Clock], TriageBackend]
-_REGISTRY: dict[str, BackendFactory] = {}
-
-
-def register_backend(name: str, factory: BackendFactory) -> None:
-    _REGISTRY[name] = factory
-
-
-def backend_names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def make_backend(name: str | None = None, config: TriageConfig | None = None, *,
-                 clock: Clock = utc_now) -> TriageBackend:
-    """Build backend ``name`` (default: ``config.backend``); ``BackendConfigError`` if it cannot."""
-    config = config or TriageConfig()
-    name = name or config.backend
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise BackendConfigError(f"unknown triage backend {name!r}; known: {', '.join(backend_names())}")
-    return factory(config, clock)
-
-
-def _make_llm(config: TriageConfig, clock: Clock) -> TriageBackend:
-    from triage.llm import LlmBackend  # keeps llama_cpp out of processes that never use it
-
-    return LlmBackend(config, clock=clock)
-
-
-def _make_learned(config: TriageConfig, clock: Clock) -> TriageBackend:
-    from triage.learned.backend import LearnedBackend  # numpy model, loaded once
-
-    return LearnedBackend(config, clock=clock)
-
-
-register_backend("rules", lambda _config, clock: RulesBackend(clock))
-register_backend("learned", _make_learned)
-register_backend("llm", _make_llm)

@@ -1,5 +1,8 @@
 """Pydantic v2 models of the triage contract (SPEC §3 taxonomy, §4 incident in, ticket out).
 
+The closed vocabularies (category, severity, agency, ...) are ``devices.vocabulary``, shared
+with the simulators' ground truth; they are imported here as the fields' types.
+
 Input models are lenient where the world is messy (unknown fields ignored, long text cut,
 naive timestamps read as UTC) and strict where a wrong value would mislead (closed enums,
 ranges). Every string and list in the ticket is bounded so the JSON schema derived from it
@@ -9,97 +12,25 @@ is a finite contract.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from devices.vocabulary import (
+    Agency,
+    Category,
+    Certainty,
+    Severity,
+    Source,
+    TicketStatus,
+    Urgency,
+)
 from triage import pii
 
 #: The city's clock when the caller gives none (night noise is night in the city, not on the server).
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 2000  # citizen text beyond this is cut, not refused: a long report is still a report
-
-
-class Category(StrEnum):
-    FIRE = "fire"
-    FLOOD = "flood"
-    ROAD_HAZARD = "road_hazard"
-    TRAFFIC = "traffic"
-    SANITATION = "sanitation"
-    AIR_QUALITY = "air_quality"
-    NOISE = "noise"
-    INFRASTRUCTURE = "infrastructure"
-    PUBLIC_SAFETY = "public_safety"
-    DEVICE_FAULT = "device_fault"
-
-
-class Severity(StrEnum):
-    INFORMATIONAL = "informational"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return SEVERITY_ORDER.index(self)
-
-    def shifted(self, steps: int) -> Severity:
-        """This severity moved ``steps`` levels, clamped to the scale."""
-        return SEVERITY_ORDER[max(0, min(len(SEVERITY_ORDER) - 1, self.rank + steps))]
-
-
-SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
-
-
-class Agency(StrEnum):
-    FIRE_RESCUE = "fire_rescue"
-    EMERGENCY_MANAGEMENT = "emergency_management"
-    URBAN_MANAGEMENT = "urban_management"
-    TRANSPORT = "transport"
-    WATER_AFFAIRS = "water_affairs"
-    ECOLOGY_ENVIRONMENT = "ecology_environment"
-    PUBLIC_SECURITY = "public_security"
-    HOUSING_CONSTRUCTION = "housing_construction"
-    DEVICE_OPS = "device_ops"
-
-
-class Urgency(StrEnum):
-    """CAP 1.2 ``urgency``."""
-
-    IMMEDIATE = "Immediate"
-    EXPECTED = "Expected"
-    FUTURE = "Future"
-    PAST = "Past"
-    UNKNOWN = "Unknown"
-
-
-class Certainty(StrEnum):
-    """CAP 1.2 ``certainty``."""
-
-    OBSERVED = "Observed"
-    LIKELY = "Likely"
-    POSSIBLE = "Possible"
-    UNLIKELY = "Unlikely"
-    UNKNOWN = "Unknown"
-
-
-class Source(StrEnum):
-    VISION = "vision"
-    SENSOR = "sensor"
-    ROBOT = "robot"
-    CITIZEN = "citizen"
-    DEVICE = "device"
-
-
-class TicketStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    ASSIGNED = "assigned"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
 
 
 def _as_utc(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """The decision tables the rules and the guardrails share: who acts, how fast, what escalates.
 
 Each table is the written policy (see ``triage/README.md``); the rules read it, they do not
-restate it.
+restate it. ``LEAD_AGENCY`` is shared vocabulary (``devices.vocabulary``); it is read here
+with the tables built on it.
 """
 
 from __future__ import annotations
@@ -10,25 +11,10 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Final
 
+from devices.vocabulary import LEAD_AGENCY
 from triage.models import Agency, Category, Certainty, Severity, Urgency
 
 C, S, A = Category, Severity, Agency
-
-#: The agency that owns an incident of one category.
-LEAD_AGENCY: Final = MappingProxyType(
-    {
-        C.FIRE: A.FIRE_RESCUE,  # also explosions, flammable-gas and hazardous-material leaks
-        C.FLOOD: A.WATER_AFFAIRS,  # also drainage and burst water mains
-        C.ROAD_HAZARD: A.TRANSPORT,
-        C.TRAFFIC: A.TRANSPORT,
-        C.SANITATION: A.URBAN_MANAGEMENT,
-        C.AIR_QUALITY: A.ECOLOGY_ENVIRONMENT,
-        C.NOISE: A.ECOLOGY_ENVIRONMENT,
-        C.INFRASTRUCTURE: A.HOUSING_CONSTRUCTION,
-        C.PUBLIC_SAFETY: A.PUBLIC_SECURITY,
-        C.DEVICE_FAULT: A.DEVICE_OPS,
-    }
-)
 
 #: Agencies a (guarded) model may assign besides the lead one. ``emergency_management`` is
 #: separately allowed only when the evidence spans several agencies (see guardrails).

@@ -1,6 +1,8 @@
 """Train the urban detector on rendered scenes and evaluate it on a held-out seed.
 
-Ultralytics is imported inside the functions (heavy, optional). The recipe is recorded next
+The scenes come from a ``WriteDataset`` the caller passes in (the CLI gives the simulators'
+scene renderer): ``vision/`` depends on no scene generator. Ultralytics is imported inside
+the functions (heavy, optional). The recipe is recorded next
 to the weights so anyone can reproduce them: same seeds, same sizes, same starting checkpoint.
 """
 
@@ -15,11 +17,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from vision.errors import VisionError
 
 Progress = Callable[[str], None]
+
+
+class WriteDataset(Protocol):
+    """Render ``n_train`` scenes from ``seed`` and ``n_val`` from ``val_seed`` at ``size`` px
+    into ``root`` as an Ultralytics dataset; return its ``data.yaml``."""
+
+    def __call__(self, root: Path, n_train: int, n_val: int, seed: int, val_seed: int,
+                 size: int = ...) -> Path: ...
 
 
 def fastanpr_checkpoint() -> Path:
@@ -63,10 +73,9 @@ class Recipe:
     start: str = "fastanpr"  # "fastanpr" (its YOLOv8n plate checkpoint) or a path to urban weights to continue
 
 
-def render_data(work: Path, recipe: Recipe, progress: Progress) -> tuple[Path, Path]:
+def render_data(work: Path, recipe: Recipe, write_dataset: WriteDataset,
+                progress: Progress) -> tuple[Path, Path]:
     """Train/val dataset and a separate held-out test dataset (its own seed)."""
-    from simulators.scenes.dataset import write_dataset
-
     # Rendering is deterministic per seed: reuse a folder rendered from the same numbers.
     stamp = json.dumps({k: v for k, v in asdict(recipe).items()
                         if k in ("n_train", "n_val", "n_test", "train_seed", "val_seed", "test_seed", "imgsz")})
@@ -110,12 +119,14 @@ def _previous_report(start: Path) -> dict[str, Any] | None:
     return data
 
 
-def train(recipe: Recipe, work: Path, out: Path, progress: Progress, device: str = "cpu") -> dict[str, Any]:
-    """Render data, fine-tune, evaluate on the held-out seed, copy weights + report to ``out``."""
+def train(recipe: Recipe, work: Path, out: Path, write_dataset: WriteDataset, progress: Progress,
+          device: str = "cpu") -> dict[str, Any]:
+    """Render data with ``write_dataset``, fine-tune, evaluate on the held-out seed, copy weights +
+    report to ``out``."""
     offline_ultralytics(work / "ultralytics")
     from ultralytics import YOLO
 
-    data, heldout = render_data(work, recipe, progress)
+    data, heldout = render_data(work, recipe, write_dataset, progress)
     start = fastanpr_checkpoint() if recipe.start == "fastanpr" else Path(recipe.start)
     previous = _previous_report(start)
     progress(f"training from {start} for {recipe.epochs} epochs at {recipe.imgsz}px on {device}")

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from psycopg.rows import dict_row
 from pydantic import ValidationError
 
+from devices.geography import DISTRICTS
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, require_role
 from gateway.auth import Role
 from gateway.store.tickets import RANK_SQL
-from simulators.geography import DISTRICTS
 from triage.cap import cap_time, cap_xml
 from triage.models import Ticket
 
@@ -130,7 +130,7 @@ async def incidents_geojson(token: OperatorToken, conn: Conn) -> Response:
 
 
 def district_features() -> list[dict[str, Any]]:
-    """Each district's outline (its bounding box) and named places, from simulators.geography."""
+    """Each district's outline (its bounding box) and named places, from devices.geography."""
     out: list[dict[str, Any]] = []
     for d in DISTRICTS.values():
         b = d.bbox

@@ -28,16 +28,16 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from devices.geography import DISTRICTS
+from devices.vocabulary import LEAD_AGENCY
 from gateway.api.deps import AUTH_RESPONSES, Pool, get_conn
 from gateway.api.open311_view import RequestOut, find_requests, request_out
 from gateway.api.params import Rfc3339, is_storable_text
 from gateway.api.routes_feed import authenticate
 from gateway.auth import Role, Token
 from gateway.store.observations import ObservationRow, insert_observations_async
-from simulators.geography import DISTRICTS
 from triage import pii
 from triage.models import Category
-from triage.taxonomy import LEAD_AGENCY
 from triage.wording import CATEGORY_NAME
 
 PREFIX = "/open311/v2"

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from gateway.settings import Settings
 from gateway.triage_svc.model_registry import ModelRegistry
-from triage.backend import TriageBackend, TriageConfig, make_backend
+from triage.backend import TriageBackend, TriageConfig
+from triage.registry import make_backend
 
 
 def triage_config(settings: Settings, backend: str | None = None, model: Path | None = None) -> TriageConfig:

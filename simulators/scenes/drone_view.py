@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from simulators.geography import local_xy
+from devices.geography import local_xy
 from simulators.scenes.compose import box_of, ground, paste, rotate
 from simulators.scenes.objects import DISTRACTORS, REAL_SIZE_M, TARGETS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators.geography import offset
+from devices.geography import offset
 from simulators.scenes.compose import Scene
 from simulators.scenes.drone_view import Planted, Pose, footprint, ground_homography, render_frame
 from simulators.scenes.objects import REAL_SIZE_M, TARGETS, Rng

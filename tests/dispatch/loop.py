@@ -18,6 +18,7 @@ from typing import Any
 import paho.mqtt.publish as mqtt_publish
 import psycopg
 
+from devices.geography import LatLon, offset
 from devices.payloads import DeviceState, Event, Position, Status, Telemetry
 from devices.topics import Channel, Kind, Topic
 from gateway.dispatch import DispatchConfig, DispatchService
@@ -26,7 +27,6 @@ from gateway.settings import Settings
 from gateway.webhooks import WebhookConfig, WebhookService
 from gateway.webhooks.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 from simulators.commands import CommandedRobot
-from simulators.geography import LatLon, offset
 from tests.helpers import publish, wait_gateway_subscribed
 
 SPILL = LatLon(22.5431, 114.0579)  # futian centre, on a street node

@@ -16,12 +16,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from devices.geography import distance_m
 from gateway.dispatch import DispatchConfig
 from gateway.local_services import Mosquitto
 from gateway.webhooks import WebhookConfig
 from simulators.config import FleetConfig
 from simulators.fleet import FleetReport, run_fleet
-from simulators.geography import distance_m
 from tests.dispatch.loop import gateway, rows, ticket_history, ticket_of, ticket_status
 from tests.helpers import wait_for
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devices.geography import LatLon, get_district
 from devices.payloads import Action, Command
 from devices.topics import Kind
 from gateway.dispatch.commands import CapabilityError, command_for
@@ -14,7 +15,6 @@ from gateway.dispatch.planner import Candidate, distance_m, pick_device
 from gateway.webhooks.config import WebhookConfig
 from gateway.webhooks.signing import sign, verify
 from simulators.commands import GridTask, grid_route
-from simulators.geography import LatLon, get_district
 
 SPOT = (22.5431, 114.0579)
 

@@ -14,9 +14,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.geography import distance_m
 from gateway.local_services import Mosquitto
 from simulators.fleet import run_fleet
-from simulators.geography import distance_m
 from tests.helpers import scalar, start_gateway, wait_for, wait_gateway_subscribed
 from tests.simulators.fleet_util import run_tag, small
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from devices.payloads import Event, Position, Status, Telemetry
 from devices.ros2 import make_typestore
+from devices.ros2.encoder import Ros2Encoder
 from devices.topics import Channel, Kind, Topic
-from simulators.ros2_encoding import Ros2Encoder
 from tests.ros2.conftest import Build
 
 TS = datetime.now(UTC).replace(microsecond=0)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from devices.encoding import Publish
 from gateway.local_services import Mosquitto
-from simulators.encoding import Publish
 from simulators.publisher import MqttPublisher
 from tests.helpers import Publisher, scalar, start_gateway, wait_for, wait_gateway_subscribed
 

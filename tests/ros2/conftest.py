@@ -11,10 +11,10 @@ import pytest
 from rosbags.typesys.store import Typestore
 
 from devices.ros2.convert import stamp_parts
+from devices.ros2.encoder import Ros2Encoder
 from devices.ros2.mapping import Ros2Mapper
 from devices.ros2.typestore import make_typestore
 from devices.topics import Channel, Kind, Topic
-from simulators.ros2_encoding import Ros2Encoder
 
 TS = datetime(2026, 11, 28, 0, 15, 0, 250000, tzinfo=UTC)
 

@@ -10,12 +10,12 @@ from typing import Any, cast
 import pytest
 from rosbags.rosbag2 import Reader
 
+from devices.encoding import Publish
 from devices.ros2.bags import BagFile, bag_typestore, decode_or_none
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Kind, parse_topic
 from gateway.bags_import import ImportOptions, import_bag
 from gateway.local_services import Mosquitto
-from simulators.encoding import Publish
 from tests.ros2.bagtools import SHARED_BAGS, Collector, metadata_counts, target
 
 BAGS = sorted(p for p in SHARED_BAGS.glob("*") if (p / "metadata.yaml").exists()) \

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from devices.encoding import DeviceMessage, JsonEncoder
 from devices.metrics import METRICS_BY_KIND, PLAUSIBLE
 from devices.payloads import DeviceState, Event, FrameMeta, Position, Status, Telemetry
+from devices.ros2.encoder import Ros2Encoder
 from devices.ros2.jpeg import encode_jpeg
 from devices.ros2.mapping import Ros2Mapper
 from devices.ros2.results import Ros2Mapped
 from devices.topics import Channel, Kind, Topic, parse_topic
-from simulators.encoding import DeviceMessage, JsonEncoder
-from simulators.ros2_encoding import Ros2Encoder
 
 START = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 Rows = dict[str, set[tuple[Any, ...]]]

@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("gateway.ros2_ingest", reason="gateway.ros2_ingest not written yet")
 
+from devices.encoding import JsonEncoder, Publish
+from devices.ros2.encoder import Ros2Encoder
 from gateway.local_services import Mosquitto
 from gateway.runtime import GatewayRuntime
 from gateway.settings import Settings
-from simulators.encoding import JsonEncoder, Publish
 from simulators.fleet import FleetConfig, encode_messages, generate_messages
-from simulators.ros2_encoding import Ros2Encoder
 from tests.helpers import publish, wait_gateway_subscribed
 
 PROBE = "probe-0001"

@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
+from devices.encoding import JsonEncoder
 from devices.payloads import Status
 from devices.topics import Channel, Kind
-from simulators.encoding import JsonEncoder
 from simulators.sim import FleetSim, encode_messages, generate_messages
 
 from .fleet_util import START, small

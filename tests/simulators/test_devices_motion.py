@@ -7,10 +7,10 @@ from datetime import timedelta
 from statistics import mean
 from typing import Any
 
+from devices.geography import distance_m, get_district, local_xy
 from devices.payloads import Event, Status, Telemetry
 from devices.topics import Channel
 from simulators.device import SimMessage
-from simulators.geography import distance_m, get_district, local_xy
 from simulators.sim import FleetSim
 
 from .fleet_util import START, small

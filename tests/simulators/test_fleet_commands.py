@@ -20,10 +20,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.geography import DISTRICTS, LatLon, distance_m, offset
 from devices.payloads import Action, Command, FrameMeta, Position
 from gateway.local_services import Mosquitto
 from simulators.fleet import FleetReport, run_fleet
-from simulators.geography import DISTRICTS, LatLon, distance_m, offset
 
 from .fleet_util import run_tag, small, wait_for
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from devices.encoding import JsonEncoder
 from devices.payloads import Telemetry
 from gateway.cli_simulate import simulate
 from gateway.local_services import Mosquitto, free_port
-from simulators.encoding import JsonEncoder
 from simulators.fleet import FleetProgress, run_fleet
 from simulators.sim import encode_messages, generate_messages
 from simulators.truth import read_truth

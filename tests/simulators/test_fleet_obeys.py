@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from devices.geography import LatLon, distance_m, get_district, local_xy
 from devices.payloads import Action, Command, Event, Position, Status, Telemetry
 from simulators.device import SimMessage
-from simulators.geography import LatLon, distance_m, get_district, local_xy
 from simulators.obey import FieldDevice
 from simulators.sim import FleetSim
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.geography import (
+from devices.geography import (
     DISTRICTS,
     PLACE_TAGS,
     GeographyError,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from devices.geography import local_xy
 from devices.payloads import FrameMeta
 from simulators import camera
 from simulators.drones import Drone
-from simulators.geography import local_xy
 from simulators.sim import FleetSim
 from tests.simulators.fleet_util import START, small
 

@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.geography import distance_m
 from gateway.local_services import Mosquitto, free_port
 from gateway.vision_sink import DEFAULT_WEIGHTS
 from simulators.fleet import run_fleet
-from simulators.geography import distance_m
 from simulators.truth import read_truth
 from tests.helpers import scrape, start_gateway, wait_for, wait_gateway_subscribed
 from tests.simulators.fleet_util import run_tag, small

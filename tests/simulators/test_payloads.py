@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from devices.encoding import JsonEncoder
+from devices.geography import get_district
 from devices.metrics import METRICS_BY_KIND, PLAUSIBLE
 from devices.payloads import Event, Status, Telemetry
+from devices.ros2.encoder import Ros2Encoder
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Channel, Kind, parse_topic
-from simulators.encoding import JsonEncoder
-from simulators.geography import get_district
-from simulators.ros2_encoding import Ros2Encoder
 from simulators.sim import FleetSim, encode_messages, generate_messages
 from triage.thresholds import level_for
 

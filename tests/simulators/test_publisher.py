@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devices.encoding import Publish
 from gateway.local_services import Mosquitto, free_port
-from simulators.encoding import Publish
 from simulators.publisher import MqttPublisher, PublisherError
 
 from .fleet_util import Collector, run_tag, wait_for
@@ -57,6 +57,7 @@ def test_every_publish_arrives_once_and_is_counted(broker: Mosquitto, tag: str) 
     col.close()
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_window_follows_the_brokers_receive_maximum(tmp_path: Path, tag: str) -> None:
     mq = Mosquitto(tmp_path / "mq", extra_conf=["allow_anonymous true",
                                                 "max_inflight_messages 5"]).start()
@@ -146,6 +147,7 @@ def test_last_will_marks_the_device_offline(broker: Mosquitto, tag: str) -> None
     col.close()
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_credentials_come_from_the_url(tmp_path: Path, tag: str) -> None:
     passwd = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "sim", "s3cret"], check=True)
@@ -179,6 +181,7 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_pubacks_with_a_failure_reason_count_as_rejected(tmp_path: Path, tag: str) -> None:
     acl = tmp_path / "acl"
     acl.write_text("topic write city/futian/sensor/aq-0001/#\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from devices.geography import LatLon, get_district, offset
 from devices.payloads import Action, Command, Position
-from simulators.geography import LatLon, get_district, offset
 from simulators.tasks import CLEAN_S, DRIVE_SPEED_M_S, Report, TaskExecutor, grid_route
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)

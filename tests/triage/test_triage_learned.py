@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.triage.conftest import fixed_clock, incident
-from triage.backend import TriageConfig, make_backend
+from triage.backend import TriageConfig
 from triage.evaluate import evaluate, percentile
 from triage.learned.backend import LearnedBackend
 from triage.learned.corpus import holdout_lines
 from triage.learned.model import DEFAULT_MODEL, TextModel
 from triage.models import Agency, Category, Severity
+from triage.registry import make_backend
 from triage.taxonomy import allowed_agencies
 
 

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.triage.conftest import fixed_clock, incident
-from triage.backend import BackendConfigError, RulesBackend, TriageConfig, make_backend
+from triage.backend import BackendConfigError, RulesBackend, TriageConfig
 from triage.guardrails import apply_guardrails
 from triage.models import Agency, Category, Certainty, Severity, Urgency, ticket_json_schema
 from triage.prompting import (
@@ -23,6 +23,7 @@ from triage.prompting import (
     parse_output,
     strip_reasoning,
 )
+from triage.registry import make_backend
 from triage.rules import assess_rules
 
 VALID = {"rationale": "smoke seen", "category": "fire", "severity": "high", "agency": "fire_rescue",

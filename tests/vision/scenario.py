@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from devices.geography import DISTRICTS, LatLon, offset
 from devices.payloads import FrameMeta
-from simulators.geography import DISTRICTS, LatLon, offset
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 
 CENTRE = DISTRICTS["futian"].center  # inside the central clearway (no parking)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devices.geography import DISTRICTS, offset
 from gateway.vision_sink import DEFAULT_WEIGHTS
-from simulators.geography import DISTRICTS, offset
 from simulators.scenes.compose import render_scene
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import Detector, DetectorConfig, create_detector, register

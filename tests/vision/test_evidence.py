@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devices.geography import DISTRICTS
 from devices.payloads import FrameMeta
-from simulators.geography import DISTRICTS
 from vision.detector import Detection
 from vision.pipeline import EVIDENCE_MIN_SIDE, FrameIn, FrameProcessor, evidence_region
 from vision.privacy import native_size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from simulators.geography import DISTRICTS, distance_m, offset
+from devices.geography import DISTRICTS, distance_m, offset
 from vision.dedup import DedupConfig, Deduper
 from vision.detector import Detection
 from vision.geo import CameraPose

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.geography import distance_m
 from gateway.batch import Batch
 from gateway.bus import AckToken, Inbound
 from gateway.ingest import IngestLimits, Ingestor
 from gateway.vision_sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
-from simulators.geography import distance_m
 from tests.helpers import Publisher, wait_for
 from tests.vision.scenario import EXPECTED, Shot, control_flight, incident_flight, planted
 from vision.detector import DetectorConfig, create_detector

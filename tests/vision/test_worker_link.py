@@ -13,11 +13,11 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.geography import DISTRICTS, distance_m
 from devices.payloads import Event, FrameMeta
 from gateway.cli_vision import FrameLink
 from gateway.settings import Settings
 from gateway.vision_sink import VisionConfig, VisionSink
-from simulators.geography import DISTRICTS, distance_m
 from simulators.scenes.drone_view import Frame
 from tests.helpers import Publisher, wait_for
 from vision.detector import Detection, DetectorConfig

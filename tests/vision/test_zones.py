@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.geography import DISTRICTS, offset
+from devices.geography import DISTRICTS, offset
 from vision.errors import VisionError
 from vision.zones import ZONES_DIR, ZoneMap, parse_zones, point_in_ring
 

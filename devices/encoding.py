@@ -1,8 +1,9 @@
-"""How a simulated device's messages become MQTT publishes: JSON (default) or ROS 2 CDR.
+"""How a device's messages become MQTT publishes: JSON (here) or ROS 2 CDR (``devices.ros2.encoder``).
 
-An encoder turns one platform message into zero or more ``Publish`` records; the fleet
-hands those to the MQTT publisher. The ROS 2 encoder lives in ``simulators.ros2_encoding``
-(imported only when ``--protocol ros2`` is chosen).
+An encoder turns one platform message into zero or more ``Publish`` records; the simulated
+fleet hands those to its MQTT publisher, the gateway's bag import and ROS 2 bench replay them.
+The ROS 2 encoder needs rosbags, so it is a module of its own (``simulators.fleet.load_encoder``
+imports it only when ``--protocol ros2`` is chosen).
 """
 
 from __future__ import annotations
@@ -45,13 +46,3 @@ class JsonEncoder:
 
     def encode_frame(self, base: Topic, meta: FrameMeta, jpeg: bytes) -> list[Publish]:
         return [Publish(base.render(), jpeg, user_properties=meta.to_user_properties())]
-
-
-def make_encoder(protocol: str) -> Encoder:
-    if protocol == "json":
-        return JsonEncoder()
-    if protocol == "ros2":
-        from simulators.ros2_encoding import Ros2Encoder  # rosbags only when asked for
-
-        return Ros2Encoder()
-    raise ValueError(f"unknown protocol {protocol!r} (json, ros2)")

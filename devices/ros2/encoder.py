@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 from rosbags.typesys.store import Typestore
 
+from devices.encoding import DeviceMessage, Publish
 from devices.payloads import Event, FrameMeta, Position, Status, Telemetry
 from devices.ros2.convert import heading_to_quaternion, none_to_nan, stamp_parts
 from devices.ros2.envelope import PROP_MSG_ID, PROP_ROS_TYPE, PROP_TS, part_msg_id
 from devices.ros2.typestore import EVENT_TYPE, METRICS_TYPE, STATUS_TYPE, make_typestore
 from devices.topics import Channel, Topic
-from simulators.encoding import DeviceMessage, Publish
 
 NAVSATFIX = "sensor_msgs/msg/NavSatFix"
 BATTERY = "sensor_msgs/msg/BatteryState"

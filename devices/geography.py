@@ -1,8 +1,10 @@
 """A small built-in geography: Shenzhen districts, named places and a street grid.
 
 Coordinates are real-ish (district centres and boxes are close to the real ones, the street
-grid is a simplification). Simulators place devices here; vision and dispatch reuse it to
-render incidents and route responders, so keep it free of simulator state.
+grid is a simplification). The districts are the ``{district}`` of every topic, and the place
+tags the closed set triage understands, so this is shared vocabulary: simulators place devices
+here, the gateway's API draws and checks districts with it, vision and dispatch render
+incidents and route responders on it. Keep it free of simulator state.
 """
 
 from __future__ import annotations
