@@ -3,7 +3,7 @@ DURATION ?=
 PYTEST_ARGS ?=
 VENV := .venv/bin
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test check lint typecheck imports unit bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -17,7 +17,18 @@ lint: setup
 typecheck: setup
 	$(VENV)/mypy
 
-test: setup lint typecheck
+# The one-way package dependencies ([tool.importlinter] in pyproject.toml).
+imports: setup
+	$(VENV)/lint-imports
+
+# The tests that need no Mosquitto, PostgreSQL, browser or real LLM (tests/conftest.py marks the others).
+unit: setup
+	$(VENV)/pytest -m "not services and not model and not slow" -q $(PYTEST_ARGS)
+
+# Everyday: lint, types, import contracts, fast unit tests (~1.5 min here; README "Layout and dependencies").
+check: setup lint typecheck imports unit
+
+test: setup lint typecheck imports
 	$(VENV)/pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -62,3 +62,36 @@ def db_url(postgres: Postgres) -> Iterator[str]:
     yield f"postgresql://{postgres.user}@127.0.0.1:{postgres.port}/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# A test that needs Mosquitto, PostgreSQL or a browser is marked ``services``, one that runs the
+# real LLM ``model``; both are left out of ``make check`` (``-m "not services and not model and
+# not slow"``). Using one of the fixtures below sets the mark; a test that starts a service
+# itself carries ``@pytest.mark.services``, and an unmarked test that tries is failed by
+# ``_services_need_the_mark`` (so the fast set stays service-free).
+SERVICE_FIXTURES = frozenset({"broker", "postgres", "secure_broker"})
+SERVICE_DIRS = ("browser",)  # every browser test drives Chromium against a live server
+MODEL_FIXTURES = frozenset({"smollm2"})  # the real SmolLM2 GGUF: a minute of CPU, not a unit test
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_root = Path(__file__).parent
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        top = item.path.relative_to(tests_root).parts[0] if item.path.is_relative_to(tests_root) else ""
+        if fixtures & SERVICE_FIXTURES or top in SERVICE_DIRS:
+            item.add_marker(pytest.mark.services)
+        if fixtures & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def _services_need_the_mark(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("services") is not None:
+        return
+
+    def refuse(self: object) -> None:
+        raise RuntimeError(f"{request.node.nodeid} starts {type(self).__name__}: mark it @pytest.mark.services")
+
+    monkeypatch.setattr(Mosquitto, "start", refuse)
+    monkeypatch.setattr(Postgres, "start", refuse)

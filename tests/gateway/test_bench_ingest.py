@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.bench_ingest import run_ingest_bench
 
 
+@pytest.mark.services  # starts its own Mosquitto and PostgreSQL
 def test_short_bench_run_counts_everything() -> None:
     result = run_ingest_bench(duration_s=3, rate=1500, workers=[1], publishers=2, baseline_s=2)
     assert result["published"] > 3000

@@ -67,6 +67,7 @@ def test_unacked_messages_are_redelivered_to_the_next_session(broker: Mosquitto)
         bus2.stop()
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_reconnects_after_broker_restart(tmp_path: Path) -> None:
     mq = Mosquitto(tmp_path / "mq").start()
     got: list[Inbound] = []
@@ -85,6 +86,7 @@ def test_reconnects_after_broker_restart(tmp_path: Path) -> None:
         mq.stop()
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_stops_on_auth_failure(tmp_path: Path) -> None:
     passwd = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "gateway", "right"], check=True)

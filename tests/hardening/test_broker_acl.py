@@ -127,6 +127,7 @@ def test_anonymous_and_wrong_credentials_are_refused(secure_broker: SecureBroker
     bus.stop()
 
 
+@pytest.mark.services  # starts its own Mosquitto
 def test_later_batches_keep_earlier_devices_and_load_on_sighup(tmp_path: Path) -> None:
     auth = tmp_path / "auth"
     first = provision(auth, kind="robot", district="nanshan", count=2)
