@@ -9,7 +9,8 @@ The folds hold out whole writers (``meta.writer``), not random records: a ticket
 time comes from a person the corpus never heard, and a writer's own phrasing on both sides
 of a fold made the out-of-fold figures, and so the confidence, too rosy. Records without a
 writer are spread over the folds by a hash of their id. A city's overrides first relabel
-the corpus reports that read like them (``city_policy``).
+the corpus reports that read like them (``city_policy``); shouted copies of a share of the
+reports teach that shouting moves nothing (``pressure``); they are trained on, never scored.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from triage.learned.city_policy import adopt_overrides
 from triage.learned.decide import decide
 from triage.learned.features import incident_text, incident_tokens
 from triage.learned.model import HEADS, Head, predict
+from triage.learned.pressure import pressure_copies
 from triage.models import Incident, Severity
 from triage.rules import assess_rules
 
@@ -173,22 +175,29 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     adopted = adopt_overrides(examples, records)
     if adopted:
         progress(f"corpus reports relabelled after the city's overrides: {adopted}")
+    n = len(examples)  # the records themselves; shouted copies follow, for training only
+    shouted = pressure_copies(records, seed)
+    original = {str(r["incident_id"]): i for i, r in enumerate(records)}
+    for copy in shouted:
+        ex, of = make_example(copy), examples[original[str(copy["incident_id"]).removesuffix("~shouted")]]
+        ex.category, ex.severity, ex.agency = of.category, of.severity, of.agency  # relabelled too
+        examples.append(ex)
     docs = [e.tokens for e in examples]
     ys = {"category": [e.category for e in examples], "severity": [e.severity for e in examples],
           "agency": [e.agency for e in examples]}
     weights = [e.weight for e in examples]
-    texted = np.array([e.has_text for e in examples])
-    feats: list[list[float]] = [[] for _ in examples]
-    right = np.zeros(len(examples), dtype=bool)
+    texted = np.array([e.has_text for e in examples[:n]])
+    feats: list[list[float]] = [[] for _ in range(n)]
+    right = np.zeros(n, dtype=bool)
     hits = {"category": 0, "agency": 0, "severity": 0, "within_one": 0}
-    groups = fold_groups(records, folds)
+    groups = fold_groups(records + shouted, folds)
     folds = min(folds, len(set(groups)))
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(splitter.split(docs, ys["category"], groups), 1):
         vec, heads = _fit_heads([docs[i] for i in tr], {n: [ys[n][i] for i in tr] for n in HEADS},
                                 [weights[i] for i in tr], seed, c)
         vocab, idf, runtime = _as_runtime(vec, heads)
-        for i in te:
+        for i in te[te < n]:
             ex = examples[i]
             pred = predict(vocab, idf, runtime, ex.tokens) if ex.has_text else None
             d = decide(ex.rules, pred, quarantined=ex.quarantined)
@@ -207,7 +216,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     threshold = _choose_threshold(probs, forced)
     review = (probs < threshold) | forced
     wrong = ~y_cal
-    oof = {k: round(v / len(examples), 4) for k, v in hits.items()}
+    oof = {k: round(v / n, 4) for k, v in hits.items()}
     oof.update({"right": round(float(y_cal.mean()), 4), "review_load": round(float(review.mean()), 4),
                 "review_catch": round(float((review & wrong).sum() / max(1, wrong.sum())), 4)})
     progress(f"out-of-fold: {oof}")
@@ -216,7 +225,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     version = version or f"linear-{datetime.now(UTC):%Y%m%d%H%M%S}"
     meta = {
         "format": FORMAT, "version": version, "seed": seed, "folds": folds, "C": c,
-        "trained_at": datetime.now(UTC).isoformat(), "n": len(examples), "data_sha256": sha,
+        "trained_at": datetime.now(UTC).isoformat(), "n": n, "shouted_copies": len(shouted), "data_sha256": sha,
         "labels": {n: list(h.labels) for n, h in runtime.items()},
         "review_threshold": threshold, "city_relabelled": adopted,
         "out_of_fold": oof, "max_review_load": MAX_REVIEW_LOAD,
@@ -228,8 +237,8 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         "meta": np.array(json.dumps(meta)), "vocab": np.array(ordered), "idf": idf.astype(np.float32),
         "calibrator": np.concatenate([cal.intercept_, cal.coef_[0]]).astype(np.float64),
     }
-    for n, h in runtime.items():  # float16 weights: a third of the size, predictions unchanged to 1e-3
-        arrays[f"{n}_coef"], arrays[f"{n}_intercept"] = h.coef.astype(np.float16), h.intercept
+    for name, h in runtime.items():  # float16 weights: a third of the size, predictions unchanged to 1e-3
+        arrays[f"{name}_coef"], arrays[f"{name}_intercept"] = h.coef.astype(np.float16), h.intercept
     np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(out)
-    return TrainReport(len(examples), sha, seed, round(time.perf_counter() - start, 1), oof, threshold)
+    return TrainReport(n, sha, seed, round(time.perf_counter() - start, 1), oof, threshold)
