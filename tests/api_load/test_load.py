@@ -21,6 +21,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.services  # starts its own Mosquitto and PostgreSQL
 def test_200_feed_clients_and_50_rps_without_errors() -> None:
     figures = run_api_bench(duration_s=8.0, clients=200, rps=50.0, notifies=3)
     print(json.dumps(figures))
