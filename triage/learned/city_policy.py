@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from triage.learned.corpus import record_meta
+
 FIELDS = ("category", "severity", "agency")
 
 
 def _overridden_fields(record: dict[str, Any]) -> tuple[str, ...]:
-    meta = record.get("meta") if isinstance(record.get("meta"), dict) else None
-    if not meta or meta.get("kind") != "override":
+    meta = record_meta(record)
+    if meta.get("kind") != "override":
         return ()
     return tuple(f for f in meta.get("fields", FIELDS) if f in FIELDS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 TRAIN_DIR = CORPUS_DIR / "train"
@@ -20,3 +21,9 @@ def holdout_files() -> list[Path]:
 def holdout_lines() -> list[str]:
     return [line for path in holdout_files() for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+def record_meta(record: dict[str, Any]) -> dict[str, Any]:
+    """A labelled record's ``meta`` (writer, kind, lang, ...), empty when it has none."""
+    meta = record.get("meta")
+    return meta if isinstance(meta, dict) else {}

@@ -16,6 +16,8 @@ import copy
 import random
 from typing import Any
 
+from triage.learned.corpus import record_meta
+
 SHARE = 0.3
 PRESSURE_ZH = ("紧急！！！", "特急！！", "十万火急！！！", "人命关天啊！！", "请马上处理！！！", "快快快！！！急急急",
                "非常紧急，请立刻派人", "【紧急】", "救命啊！！！", "急！！！！")
@@ -27,16 +29,18 @@ def _phrases(lang: object) -> tuple[str, ...]:
     return PRESSURE_EN if lang == "en" else PRESSURE_ZH if lang == "zh" else PRESSURE_EN + PRESSURE_ZH
 
 
-def pressure_copies(records: list[dict[str, Any]], seed: int, share: float = SHARE) -> list[dict[str, Any]]:
-    """Copies of a seeded ``share`` of the citizen-text records, shouted at, same labels.
+def pressure_copies(records: list[dict[str, Any]], seed: int,
+                    share: float = SHARE) -> list[tuple[int, dict[str, Any]]]:
+    """(index of the original, copy) for a seeded ``share`` of the citizen-text records, shouted
+    at, same labels.
 
     Manipulation records are left out (they are about pressure already); a copy keeps its
     writer, so cross-validation keeps it in its original's fold.
     """
     rng = random.Random(seed)
     out = []
-    for r in records:
-        meta: dict[str, Any] = r["meta"] if isinstance(r.get("meta"), dict) else {}
+    for i, r in enumerate(records):
+        meta = record_meta(r)
         if meta.get("kind") in ("manipulation", "override") or rng.random() >= share:
             continue
         shouted = copy.deepcopy(r)
@@ -47,5 +51,5 @@ def pressure_copies(records: list[dict[str, Any]], seed: int, share: float = SHA
         texts[0]["text"] = f"{phrase} {texts[0]['text']}" if rng.random() < 0.5 else f"{texts[0]['text']} {phrase}"
         shouted["incident_id"] = f"{r['incident_id']}~shouted"
         shouted["meta"] = {**meta, "kind": "pressure_copy"}
-        out.append(shouted)
+        out.append((i, shouted))
     return out

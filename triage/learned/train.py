@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from triage.learned.city_policy import adopt_overrides
+from triage.learned.corpus import record_meta
 from triage.learned.decide import decide
 from triage.learned.features import incident_text, incident_tokens
 from triage.learned.model import HEADS, Head, predict
@@ -84,8 +85,7 @@ def fold_groups(records: list[dict[str, Any]], folds: int) -> list[str]:
     """The unit a fold holds out: the record's writer, else one of ``folds`` id-hash buckets."""
     groups = []
     for r in records:
-        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
-        writer = meta.get("writer") if meta else None
+        writer = record_meta(r).get("writer")
         groups.append(f"w:{writer}" if writer else f"h:{zlib.crc32(str(r['incident_id']).encode()) % folds}")
     return groups
 
@@ -177,9 +177,8 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
         progress(f"corpus reports relabelled after the city's overrides: {adopted}")
     n = len(examples)  # the records themselves; shouted copies follow, for training only
     shouted = pressure_copies(records, seed)
-    original = {str(r["incident_id"]): i for i, r in enumerate(records)}
-    for copy in shouted:
-        ex, of = make_example(copy), examples[original[str(copy["incident_id"]).removesuffix("~shouted")]]
+    for i, copy in shouted:
+        ex, of = make_example(copy), examples[i]
         ex.category, ex.severity, ex.agency = of.category, of.severity, of.agency  # relabelled too
         examples.append(ex)
     docs = [e.tokens for e in examples]
@@ -190,7 +189,7 @@ def train(records: list[dict[str, Any]], out: Path, *, seed: int = 7, folds: int
     feats: list[list[float]] = [[] for _ in range(n)]
     right = np.zeros(n, dtype=bool)
     hits = {"category": 0, "agency": 0, "severity": 0, "within_one": 0}
-    groups = fold_groups(records + shouted, folds)
+    groups = fold_groups(records + [copy for _, copy in shouted], folds)
     folds = min(folds, len(set(groups)))
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(splitter.split(docs, ys["category"], groups), 1):
