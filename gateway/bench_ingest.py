@@ -4,8 +4,19 @@ Everything runs here: a private Mosquitto and PostgreSQL+TimescaleDB, publisher 
 and 1..N gateway processes sharing one MQTT v5 shared subscription. In the same run a naive
 consumer (one INSERT and commit per message) is measured as the baseline.
 
-Lag: a sampler polls the newest visible device timestamp every 50 ms; each sample's
-``wall clock - newest visible ts`` is how far the store trails the publishers.
+Lag: a sampler polls, every 50 ms, the newest visible device timestamp of the publishing
+device furthest behind; each sample's ``wall clock - that ts`` is how far the store trails
+the publishers.
+
+Saturation (``rate=None``): the publishers offer as much as they can but hold back while the
+newest visible message is more than ``SATURATION_LAG_S`` older than the newest offered one, so
+the backlog stays bounded and the stored
+rate is what the whole machine sustains; then a second run offers a fixed fraction of that
+(80 %) and its lag is the one reported: lag at saturation only measures the backlog.
+
+CPU: each gateway process's user+system time (``/proc/PID/stat``, its threads included) from
+the first message offered to the last one stored, per stored message; the broker's and the
+database's in the same window, for scale.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,11 +41,55 @@ from gateway.local_services import Mosquitto, Postgres
 from gateway.store.migrate import migrate
 
 PUBLISHER_DEVICES = 8
+SATURATION_RATE = 100_000.0  # offered while finding saturation: above anything two cores store
+SATURATION_LAG_S = 1.0
+SATURATION_BURST = 500  # messages offered at most per publishing tick (5 ms) while saturating
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _publish(broker: Mosquitto, rate: float, duration_s: float, devices: int, prefix: str
-             ) -> dict[str, int]:
-    """Offer ``rate`` msg/s of QoS 1 telemetry for ``duration_s`` from ``devices`` devices.
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (all its threads); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants (a postmaster and its backends)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _proc_cpu_s(pid)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _postmaster_pid(db: Postgres) -> int:
+    return int((db.datadir / "postmaster.pid").read_text().split()[0])
+
+
+@dataclass
+class Gate:
+    """Saturation's backpressure: the publisher notes what it offered, the lag sampler holds it."""
+
+    held: threading.Event = field(default_factory=threading.Event)
+    newest_offered: datetime | None = None
+
+
+def _publish(broker: Mosquitto, rate: float, duration_s: float, devices: int, prefix: str,
+             gate: Gate | None = None) -> dict[str, int]:
+    """Offer ``rate`` msg/s of QoS 1 telemetry for ``duration_s`` from ``devices`` devices;
+    while ``gate`` is held nothing new is offered (the store is too far behind).
 
     Values are an ordinary day's (pm25 10-60 µg/m³, below every alarm level): the bench
     measures ingest, not a storm of threshold crossings. Each device is a ``mosquitto_pub -l``
@@ -48,12 +104,21 @@ def _publish(broker: Mosquitto, rate: float, duration_s: float, devices: int, pr
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for d in range(devices)
     ]
-    start = time.monotonic()
-    sent = 0
-    while (elapsed := time.monotonic() - start) < duration_s:
-        due = int(elapsed * rate)
+    start = last = time.monotonic()
+    sent, credit = 0, 0.0
+    while (now := time.monotonic()) - start < duration_s:
+        if gate is None:
+            credit += (now - last) * rate  # a fixed rate catches up after a slow write
+        elif not gate.held.is_set():
+            # Saturating: at most a tick's worth, or a write blocked on a full pipe would
+            # be followed by a burst far past what the hold is there to bound.
+            credit = min(credit + (now - last) * rate, SATURATION_BURST)
+        last = now
+        due = sent + int(credit)
         if due > sent:
-            ts = datetime.now(UTC).isoformat()
+            credit -= due - sent
+            offered = datetime.now(UTC)
+            ts = offered.isoformat()
             chunks: list[list[str]] = [[] for _ in procs]
             for seq in range(sent, due):
                 chunks[seq % devices].append(
@@ -63,6 +128,8 @@ def _publish(broker: Mosquitto, rate: float, duration_s: float, devices: int, pr
                 proc.stdin.write("".join(lines).encode())
                 proc.stdin.flush()
             sent = due
+            if gate is not None:
+                gate.newest_offered = offered
         time.sleep(0.005)
     failed = 0
     for proc in procs:
@@ -80,13 +147,27 @@ def _count(url: str) -> tuple[int, int]:
         return int(row[0]), int(row[1])
 
 
-def _sample_lag(url: str, stop: threading.Event, samples: list[float]) -> None:
+# The newest visible message of the device furthest behind (an index probe per device): the
+# publishers drain unevenly, and the newest row overall would hide the slowest's backlog.
+NEWEST_VISIBLE = """SELECT min((SELECT max(ts) FROM telemetry t WHERE t.device_id = d AND t.metric = 'pm25'
+                              AND ts > now() - interval '60 seconds')) FROM unnest(%s::text[]) AS d"""
+
+
+def _sample_lag(url: str, stop: threading.Event, samples: list[float], devices: list[str],
+                gate: Gate | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         while not stop.wait(0.05):
-            row = conn.execute(
-                "SELECT max(ts) FROM telemetry WHERE ts > now() - interval '30 seconds'").fetchone()
+            row = conn.execute(NEWEST_VISIBLE, (devices,)).fetchone()
             if row and row[0] is not None:
-                samples.append((datetime.now(UTC) - row[0]).total_seconds() * 1000)
+                lag_ms = (datetime.now(UTC) - row[0]).total_seconds() * 1000
+                samples.append(lag_ms)
+                # Behind the newest offered message, not the clock: while held, nothing new is
+                # offered and the clock alone would keep it held.
+                if gate is not None and gate.newest_offered is not None:
+                    if (gate.newest_offered - row[0]).total_seconds() > SATURATION_LAG_S:
+                        gate.held.set()
+                    else:
+                        gate.held.clear()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -125,18 +206,30 @@ def run_gateways(broker: Mosquitto, db: Postgres, workers: int, log_dir: Path) -
 
 
 def measure_gateway(broker: Mosquitto, db: Postgres, workers: int, rate: float, duration_s: float,
-                    publishers: int, log_dir: Path) -> dict[str, Any]:
+                    publishers: int, log_dir: Path, saturate: bool = False) -> dict[str, Any]:
+    """One run: ``rate`` msg/s offered for ``duration_s`` (``saturate``: held back while the
+    store trails by more than ``SATURATION_LAG_S``), then drained; counted in the database."""
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute("TRUNCATE telemetry, devices")
     procs = run_gateways(broker, db, workers, log_dir)
     try:
         time.sleep(3.0)  # connect and subscribe before publishing
         stop, samples = threading.Event(), []  # type: ignore[var-annotated]
-        sampler = threading.Thread(target=_sample_lag, args=(db.url, stop, samples), daemon=True)
+        gate = Gate() if saturate else None
+        prefix = f"w{workers}"
+        device_ids = [f"{prefix}-{d:04d}" for d in range(publishers)]
+        sampler = threading.Thread(target=_sample_lag, args=(db.url, stop, samples, device_ids, gate), daemon=True)
+        assert broker.proc is not None
+        pids, broker_pid, postmaster = [p.pid for p in procs], broker.proc.pid, _postmaster_pid(db)
+        cpu0 = [_proc_cpu_s(pid) for pid in pids]
+        broker0, db0 = _proc_cpu_s(broker_pid), _tree_cpu_s(postmaster)
         started = time.monotonic()
         sampler.start()
-        pub = _publish(broker, rate, duration_s, publishers, f"w{workers}")
+        pub = _publish(broker, rate, duration_s, publishers, prefix, gate)
         rows, distinct, done = _wait_stored(db.url, pub["published"])
+        # Before anything exits: a process's CPU time is readable only while it lives.
+        gateway_cpu = sum(_proc_cpu_s(pid) - c0 for pid, c0 in zip(pids, cpu0, strict=True))
+        broker_cpu, db_cpu = _proc_cpu_s(broker_pid) - broker0, _tree_cpu_s(postmaster) - db0
         stop.set()
         sampler.join()
     finally:
@@ -144,12 +237,16 @@ def measure_gateway(broker: Mosquitto, db: Postgres, workers: int, rate: float, 
             p.terminate()
             p.wait(30)
     elapsed = done - started
+    per_msg = 1e6 / max(distinct, 1)
     return {
-        "workers": workers, "published": pub["published"],
+        "workers": workers, "offered_rate": rate, "saturate": saturate, "published": pub["published"],
         "publisher_failures": pub["publisher_failures"],
         "stored": distinct, "lost": pub["published"] - distinct, "duplicates": rows - distinct,
         "seconds": round(elapsed, 2), "msgs_per_s": round(distinct / elapsed, 1),
         "p50_lag_ms": round(_percentile(samples, 0.5), 1), "p99_lag_ms": round(_percentile(samples, 0.99), 1),
+        "cpu_us_per_msg": round(gateway_cpu * per_msg, 2), "gateway_cpu_s": round(gateway_cpu, 2),
+        "broker_cpu_us_per_msg": round(broker_cpu * per_msg, 2),
+        "db_cpu_us_per_msg": round(db_cpu * per_msg, 2),
     }
 
 
@@ -196,8 +293,31 @@ def measure_baseline(broker: Mosquitto, db: Postgres, duration_s: float) -> floa
     return stored / elapsed
 
 
-def run_ingest_bench(duration_s: float, rate: float, workers: list[int], publishers: int,
-                     baseline_s: float, progress: Any = None) -> dict[str, Any]:
+def _measure_setup(broker: Mosquitto, db: Postgres, n: int, rate: float | None, lag_fraction: float,
+                   duration_s: float, publishers: int, root: Path, progress: Any) -> dict[str, Any]:
+    """One gateway count: a fixed ``rate``, or saturation and then ``lag_fraction`` of it."""
+    def say(text: str) -> None:
+        if progress:
+            progress(f"{n} gateway process(es): {text}")
+
+    if rate is not None:
+        say(f"{rate:.0f} msg/s for {duration_s:.0f}s")
+        run = measure_gateway(broker, db, n, rate, duration_s, publishers, root)
+        return {**run, "lag_rate": rate, "runs": [run]}
+    say(f"saturation for {duration_s:.0f}s")
+    sat = measure_gateway(broker, db, n, SATURATION_RATE, duration_s, publishers, root, saturate=True)
+    lag_rate = round(sat["msgs_per_s"] * lag_fraction)
+    say(f"lag at {lag_fraction:.0%} of {sat['msgs_per_s']:.0f} = {lag_rate} msg/s for {duration_s:.0f}s")
+    at = measure_gateway(broker, db, n, lag_rate, duration_s, publishers, root)
+    # Throughput and CPU from saturation, lag from the run below it; loss from both.
+    return {**sat, "lag_rate": lag_rate, "p50_lag_ms": at["p50_lag_ms"], "p99_lag_ms": at["p99_lag_ms"],
+            "lost": sat["lost"] + at["lost"], "duplicates": sat["duplicates"] + at["duplicates"],
+            "runs": [sat, at]}
+
+
+def run_ingest_bench(duration_s: float, rate: float | None, workers: list[int], publishers: int,
+                     baseline_s: float, progress: Any = None, lag_fraction: float = 0.8) -> dict[str, Any]:
+    """``rate=None``: find each setup's saturation, then measure lag at ``lag_fraction`` of it."""
     with tempfile.TemporaryDirectory(prefix="urbanops-bench-") as tmp:
         root = Path(tmp)
         os.chmod(root, 0o755)
@@ -205,22 +325,21 @@ def run_ingest_bench(duration_s: float, rate: float, workers: list[int], publish
         db = Postgres(root / "pg").start()
         try:
             migrate(db.url)
-            results = []
-            for n in workers:
-                if progress:
-                    progress(f"{n} gateway process(es), {rate:.0f} msg/s for {duration_s:.0f}s")
-                results.append(measure_gateway(broker, db, n, rate, duration_s, publishers, root))
+            setups = [_measure_setup(broker, db, n, rate, lag_fraction, duration_s, publishers, root, progress)
+                      for n in workers]
             if progress:
                 progress(f"naive baseline for {baseline_s:.0f}s")
             baseline = measure_baseline(broker, db, baseline_s)
         finally:
             broker.stop()
             db.destroy()
-    best = max(results, key=lambda r: r["msgs_per_s"])
+    best = max(setups, key=lambda r: r["msgs_per_s"])
     return {
         **{k: best[k] for k in ("msgs_per_s", "published", "stored", "lost", "duplicates",
-                                "p99_lag_ms", "workers")},
+                                "p50_lag_ms", "p99_lag_ms", "workers", "cpu_us_per_msg", "lag_rate")},
         "baseline_msgs_per_s": round(baseline, 1),
         "speedup": round(best["msgs_per_s"] / baseline, 1) if baseline else None,
-        "target_rate": rate, "duration_s": duration_s, "runs": results,
+        "target_rate": rate if rate is not None else "saturation",
+        "lag_fraction": lag_fraction if rate is None else None,
+        "duration_s": duration_s, "runs": [run for setup in setups for run in setup["runs"]],
     }

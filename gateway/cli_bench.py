@@ -28,18 +28,21 @@ def _emit(result: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def ingest(
     duration: Annotated[float, typer.Option(help="Seconds of publishing per gateway setup.")] = 30.0,
-    rate: Annotated[float, typer.Option(help="Offered load, messages/s (all publishers).")] = 12000.0,
+    rate: Annotated[float | None, typer.Option(
+        help="Fixed offered load, messages/s (all publishers); default: find saturation, then lag at"
+             " --lag-fraction of it.")] = None,
+    lag_fraction: Annotated[float, typer.Option(help="Lag run's rate as a fraction of saturation.")] = 0.8,
     workers: Annotated[str, typer.Option(help="Gateway process counts to run, comma separated.")] = "1,2",
     devices: Annotated[int, typer.Option(help="Publishing devices (one mosquitto_pub each).")] = 8,
     baseline: Annotated[float, typer.Option(help="Seconds for the naive baseline.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Telemetry ingest: private broker + DB, 1 and 2 gateways, naive baseline, loss and lag."""
+    """Telemetry ingest: private broker + DB, 1 and 2 gateways, naive baseline, loss, lag, CPU/msg."""
     from gateway.bench_ingest import run_ingest_bench
 
     counts = [int(w) for w in workers.split(",") if w.strip()]
     result = run_ingest_bench(duration, rate, counts, devices, baseline,
-                              progress=lambda text: console.print(f"[bench] {text}"))
+                              progress=lambda text: console.print(f"[bench] {text}"), lag_fraction=lag_fraction)
     _emit(result, as_json)
 
 
