@@ -89,6 +89,11 @@ def _wait(what: str, ok: Callable[[], bool], timeout_s: float, proc: subprocess.
         time.sleep(0.2)
 
 
+def _vision_failure(log: Path) -> str:
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if "vision disabled" in ln]
+    return lines[-1][-300:] if lines else "see the gateway log"
+
+
 def _count(url: str, sql: str, *args: Any) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(sql, args).fetchone()
@@ -178,7 +183,13 @@ def run_e2e_bench(duration_s: float = 60.0, drain_s: float = 30.0, vision: bool 
                 time.sleep(0.2)
             time.sleep(3.0)  # a late duplicate or false ticket still counts
             gateway_stats = {k.removeprefix("urbanops_"): v for k, v in _metrics(api).items()
-                             if k.startswith(("urbanops_vision_", "urbanops_triage_"))}
+                             if k.startswith(("urbanops_vision_", "urbanops_triage_", "urbanops_frames_"))}
+            with psycopg.connect(db.url) as conn:
+                dead = {str(r[0])[:120]: int(r[1]) for r in conn.execute(
+                    "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY 2 DESC LIMIT 5")}
+            if use_vision and gateway_stats.get("vision_processed", 0) == 0:
+                # Ready but refusing frames: its model failed to load (the log says why).
+                driver.errors.append("vision took no frame: " + _vision_failure(log))
             watcher.stop()
             unacked = driver.close()
             tickets = watcher.snapshot()
@@ -200,6 +211,6 @@ def run_e2e_bench(duration_s: float = 60.0, drain_s: float = 30.0, vision: bool 
         "duration_s": duration_s, "quiet_s": plan.quiet_s, "vision": use_vision,
         "devices": len(plan.devices), "messages_published": driver.published, "unacked": unacked,
         "frames": len(frames), "driver_errors": driver.errors, "watcher_errors": watcher.errors,
-        "feed_events": watcher.feed_events, "gateway": gateway_stats,
+        "feed_events": watcher.feed_events, "gateway": gateway_stats, "dead_letters": dead,
     })
     return result
