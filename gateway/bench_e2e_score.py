@@ -91,6 +91,8 @@ def score(plan: Plan, tickets: list[SeenTicket], first_sign: dict[str, float], q
         rows[inc.incident_id] = {
             "source": inc.source, "category": inc.category, "tickets": len(ts),
             "ticket_categories": sorted({t.category for t in ts}), "latency_s": latency,
+            "ticket_labels": sorted({str(o.get("label") or o.get("metric") or o["source"])
+                                     for t in ts for o in t.observations}),
             "correct": len(ts) == 1 and not merged and ts[0].category == inc.category, "merged": merged,
             "signed": sign is not None,
         }
