@@ -15,15 +15,17 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from devices.metrics import PLAUSIBLE
+from devices.metrics import METRICS_BY_KIND, PLAUSIBLE
 from devices.payloads import MAX_FRAME_BYTES, MAX_JSON_BYTES, Event, FrameMeta, Position, Status, Telemetry
 from devices.topics import Channel, Topic, TopicError, parse_topic
 from gateway.batch import Batch, DeviceSeen
 from gateway.bus import Inbound
+from gateway.fast_telemetry import FastPosition, TelemetryDecoder
 from gateway.frames import FrameError, check_jpeg
 
 log = logging.getLogger(__name__)
 EXCERPT_BYTES = 512
+ANY_VALUE = (float("-inf"), float("inf"))
 
 
 class Rejected(ValueError):
@@ -50,6 +52,8 @@ class IngestLimits:
     max_age_days: float = 365.0
     max_clock_skew_s: float = 300.0
     dedupe_cache_size: int = 200_000
+    # Telemetry through gateway.fast_telemetry first (the model decides whatever it leaves).
+    fast_telemetry: bool = True
 
 
 @dataclass
@@ -103,7 +107,12 @@ class Ingestor:
         self.devices: dict[str, tuple[str, str]] = dict(known_devices or {})
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._topics: dict[str, Topic] = {}
+        # Topics that passed every topic-level check (not outbound, identity as registered):
+        # a device's identity never changes once set, so they pass again. With each, the
+        # metric names its kind may send.
+        self._trusted: dict[str, tuple[Topic, frozenset[str]]] = {}
         self.device_updates: dict[str, DeviceSeen] = {}
+        self._fast = TelemetryDecoder() if limits.fast_telemetry else None
 
     # -- entry point ----------------------------------------------------------------
     def handle(self, msg: Inbound, batch: Batch) -> None:
@@ -140,16 +149,23 @@ class Ingestor:
         return topic
 
     def _route(self, msg: Inbound, batch: Batch) -> None:
-        if is_outbound(msg.topic):
-            # We subscribe to all of city/# so unknown topics can be dead-lettered; the
-            # platform's own commands and tickets come back to us and are not input.
-            self.counters.outbound_ignored += 1
-            return
-        topic = self.topic(msg.topic)
-        self._check_identity(topic)
+        trusted = self._trusted.get(msg.topic)
+        if trusted is not None:
+            topic, allowed = trusted
+        else:
+            if is_outbound(msg.topic):
+                # We subscribe to all of city/# so unknown topics can be dead-lettered; the
+                # platform's own commands and tickets come back to us and are not input.
+                self.counters.outbound_ignored += 1
+                return
+            topic = self.topic(msg.topic)
+            self._check_identity(topic)
+            allowed = METRICS_BY_KIND[topic.kind]
+            if len(self._trusted) < 100_000:
+                self._trusted[msg.topic] = (topic, allowed)
         channel = topic.channel
         if channel is Channel.TELEMETRY:
-            self._telemetry(topic, msg, batch)
+            self._telemetry(topic, allowed, msg, batch)
         elif channel is Channel.EVENT:
             self._event(topic, msg, batch)
         elif channel is Channel.STATUS:
@@ -216,23 +232,29 @@ class Ingestor:
         return dev
 
     def add_telemetry(self, topic: Topic, t: Telemetry, received_at: datetime, batch: Batch) -> None:
-        skew = self.check_time(topic, t.ts, received_at)
-        if self.is_duplicate(topic.device_id, t.msg_id):
+        self.add_metrics(topic, t.ts, t.msg_id, t.metrics, t.position, received_at, batch)
+
+    def add_metrics(self, topic: Topic, ts: datetime, msg_id: str, metrics: dict[str, float],
+                    position: Position | FastPosition | None, received_at: datetime, batch: Batch) -> None:
+        """One validated telemetry message (from the model or the fast decoder) into rows."""
+        skew = self.check_time(topic, ts, received_at)
+        device_id = topic.device_id
+        if self.is_duplicate(device_id, msg_id):
             return
-        dev = self.seen(topic, t.ts, received_at, skew)
-        ts, device_id = t.ts, topic.device_id
-        for metric, value in t.metrics.items():
-            batch.telemetry.append((ts, device_id, metric, value, t.msg_id, received_at))
-            low, high = PLAUSIBLE.get(metric, (float("-inf"), float("inf")))
+        dev = self.seen(topic, ts, received_at, skew)
+        rows = batch.telemetry
+        for metric, value in metrics.items():
+            rows.append((ts, device_id, metric, value, msg_id, received_at))
+            low, high = PLAUSIBLE.get(metric, ANY_VALUE)
             if not low <= value <= high:
                 self.counters.implausible += 1
-                self.add_event(topic, Event(ts=ts, msg_id=f"{t.msg_id}:implausible:{metric}"[:64],
+                self.add_event(topic, Event(ts=ts, msg_id=f"{msg_id}:implausible:{metric}"[:64],
                                             label="implausible_value", value=value, unit=metric),
                                received_at, batch, skew_checked=True)
-        if "battery_pct" in t.metrics:
-            dev.battery_pct = t.metrics["battery_pct"]
-        if t.position is not None:
-            self._position(dev, device_id, ts, t.msg_id, t.position, batch)
+        if "battery_pct" in metrics:
+            dev.battery_pct = metrics["battery_pct"]
+        if position is not None:
+            self._position(dev, device_id, ts, msg_id, position, batch)
 
     def add_position(self, topic: Topic, ts: datetime, msg_id: str, position: Position,
                      received_at: datetime, batch: Batch) -> None:
@@ -244,7 +266,7 @@ class Ingestor:
         self._position(dev, topic.device_id, ts, msg_id, position, batch)
 
     @staticmethod
-    def _position(dev: DeviceSeen, device_id: str, ts: datetime, msg_id: str, p: Position,
+    def _position(dev: DeviceSeen, device_id: str, ts: datetime, msg_id: str, p: Position | FastPosition,
                   batch: Batch) -> None:
         batch.positions.append((ts, device_id, p.lat, p.lon, p.alt_m, msg_id))
         if dev.position_ts is None or ts >= dev.position_ts:
@@ -291,7 +313,12 @@ class Ingestor:
         if s.position is not None:  # fixed sensors announce where they stand only in their status
             self._position(dev, topic.device_id, s.ts, s.msg_id, s.position, batch)
 
-    def _telemetry(self, topic: Topic, msg: Inbound, batch: Batch) -> None:
+    def _telemetry(self, topic: Topic, allowed: frozenset[str], msg: Inbound, batch: Batch) -> None:
+        if self._fast is not None:
+            fast = self._fast.decode(msg.payload, allowed)
+            if fast is not None:
+                self.add_metrics(topic, fast.ts, fast.msg_id, fast.metrics, fast.position, msg.received_at, batch)
+                return
         t = self._parse(Telemetry, topic, msg)
         assert isinstance(t, Telemetry)
         self.add_telemetry(topic, t, msg.received_at, batch)
