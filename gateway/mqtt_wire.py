@@ -217,15 +217,20 @@ def split_packets(buf: bytearray) -> tuple[list[Packet], int]:
     """Every complete packet at the start of ``buf`` and how many bytes they used."""
     out: list[Packet] = []
     pos, n = 0, len(buf)
-    while pos + 2 <= n:
-        got = read_varint(buf, pos + 1)
-        if got is None:
-            break
-        length, start = got
-        end = start + length
-        if end > n:
-            break
-        first = buf[pos]
-        out.append(Packet(first >> 4, first & 0x0F, bytes(buf[start:end])))
-        pos = end
+    with memoryview(buf) as view:  # one copy per packet (a bytearray slice would be two)
+        while pos + 2 <= n:
+            length = buf[pos + 1]
+            if length < 0x80:  # most packets: a one-byte remaining length
+                start = pos + 2
+            else:
+                got = read_varint(buf, pos + 1)
+                if got is None:
+                    break
+                length, start = got
+            end = start + length
+            if end > n:
+                break
+            first = buf[pos]
+            out.append(Packet(first >> 4, first & 0x0F, bytes(view[start:end])))
+            pos = end
     return out, pos
