@@ -1,9 +1,10 @@
-"""``urbanops bench vision``: the vision pipeline against plain Ultralytics ``predict``.
+"""``urbanops bench vision``: the vision pipeline against its runtime alone and against PyTorch.
 
-Both run in the same process on the same 640x480 frames (a simulated patrol with planted
-incidents), alternating in rounds so shared-machine noise hits both alike:
+All run in the same process on the same 640x480 frames (a simulated patrol with planted
+incidents), alternating in rounds so shared-machine noise hits them alike:
 
-- direct: ``model.predict`` on already decoded images, ``batch`` at a time;
+- torch: Ultralytics ``predict`` on PyTorch on already decoded images (``torch_fps``);
+- direct: the configured runtime's ``detect`` on the same decoded images, ``batch`` at a time;
 - pipeline: ``VisionSink.submit`` of the JPEG bytes -> queue -> worker (decode, detect,
   geo-reference, zones, dedup, redaction of frames with new observations, evidence JPEG).
 
@@ -17,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
 from gateway.vision_sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
 from simulators.scenes.drone_view import Planted, Pose, render_frame
-from vision.detector import Detector, DetectorConfig, create_detector
+from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
 from vision.pipeline import decode
 
 LABELS = ("garbage", "vehicle", "fire", "pothole", "person_down", "debris", "fallen_tree", "smoke")
@@ -58,16 +60,32 @@ def _pct(data: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))], 1) if s else 0.0
 
 
+def _timed(fn: Callable[[list[np.ndarray]], Any], images: list[np.ndarray], batch: int) -> float:
+    t0 = time.perf_counter()
+    for s in range(0, len(images), batch):
+        fn(images[s : s + batch])
+    return time.perf_counter() - t0
+
+
 def run_vision_bench(duration_s: float = 30.0, device: str = "cpu", batch: int = 1, weights: Path | None = None,
-                     n_frames: int = 24, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                     n_frames: int = 24, progress: Callable[[str], None] | None = None, runtime: str = "openvino",
+                     int8: bool = True, threads: int = 0) -> dict[str, Any]:
+    """``runtime`` (torch, onnxruntime, openvino) runs the pipeline and ``direct``; Ultralytics'
+    PyTorch ``predict`` on the same frames gives ``torch_fps``. The three alternate in rounds."""
     say = progress or (lambda _t: None)
     say(f"rendering {n_frames} patrol frames at 640x480")
     frames = patrol_frames(n_frames)
     images = [decode(j) for _m, j in frames]
-    det_cfg = DetectorConfig(weights=Path(weights or DEFAULT_WEIGHTS), device=device, imgsz=640, max_batch=batch)
-    say(f"loading {det_cfg.weights.name} on {device}")
+    int8 = int8 and runtime == "openvino"
+    det_cfg = DetectorConfig(weights=Path(weights or DEFAULT_WEIGHTS), device=device, imgsz=640, max_batch=batch,
+                             backend=BACKEND_OF_RUNTIME[runtime], int8=int8, threads=threads)
+    say(f"loading {det_cfg.weights.name} on {runtime}{' INT8' if int8 else ''} ({device}) and on torch")
     direct: Any = create_detector(det_cfg)
     direct.warmup()
+    torch_det: Any = direct if runtime == "torch" else create_detector(replace(det_cfg, backend="ultralytics",
+                                                                                int8=False))
+    if torch_det is not direct:
+        torch_det.warmup()
 
     shared: list[Detector] = [direct]  # the pipeline reuses the loaded model: same weights, same device
 
@@ -75,7 +93,7 @@ def run_vision_bench(duration_s: float = 30.0, device: str = "cpu", batch: int =
         return shared[0]
 
     topic = Topic("futian", Kind.DRONE, "bench-drone", Channel.FRAME)
-    direct_t, direct_n, pipe_t, pipe_n = 0.0, 0, 0.0, 0
+    torch_t, direct_t, direct_n, pipe_t, pipe_n = 0.0, 0.0, 0, 0.0, 0
     latencies: list[float] = []
     with tempfile.TemporaryDirectory(prefix="urbanops-bench-") as tmp:
         sink = VisionSink(VisionConfig(detector=det_cfg, queue_size=max(64, batch * 4), batch=batch), factory,
@@ -86,11 +104,9 @@ def run_vision_bench(duration_s: float = 30.0, device: str = "cpu", batch: int =
         deadline = time.monotonic() + duration_s
         rnd = 0
         while time.monotonic() < deadline or rnd < 2:
-            say(f"round {rnd + 1}: direct then pipeline")
-            t0 = time.perf_counter()
-            for s in range(0, len(images), batch):
-                direct.predict_raw(images[s : s + batch])
-            direct_t += time.perf_counter() - t0
+            say(f"round {rnd + 1}: torch predict, {runtime} alone, then the pipeline")
+            torch_t += _timed(torch_det.predict_raw, images, batch)
+            direct_t += _timed(direct.detect, images, batch)
             direct_n += len(images)
             shift = timedelta(seconds=(rnd + 1) * 10 * sink.config.dedup.window_s)
             t0 = time.perf_counter()
@@ -109,11 +125,13 @@ def run_vision_bench(duration_s: float = 30.0, device: str = "cpu", batch: int =
             rnd += 1
         stats = sink.stats()
         sink.stop()
-    fps, direct_fps = pipe_n / pipe_t, direct_n / direct_t
+    fps, direct_fps, torch_fps = pipe_n / pipe_t, direct_n / direct_t, direct_n / torch_t
     return {"fps": round(fps, 2), "p50_ms": _pct(latencies, 0.5), "p95_ms": _pct(latencies, 0.95),
             "direct_fps": round(direct_fps, 2), "overhead_pct": round((direct_fps / fps - 1) * 100, 1),
-            "device": device, "batch": batch, "imgsz": 640, "frames": pipe_n, "rounds": rnd,
+            "device": device, "runtime": runtime, "precision": "int8" if int8 else "fp32",
+            "torch_fps": round(torch_fps, 2), "speedup": round(direct_fps / torch_fps, 2),
+            "batch": batch, "imgsz": 640, "frames": pipe_n, "rounds": rnd,
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else 0.0,
             "observations": stats["observations"], "evidence_written": stats["evidence_written"],
-            "faces_blurred": stats["faces_blurred"], "weights": det_cfg.weights.name,
+            "faces_blurred": stats["faces_blurred"], "weights": direct.name,
             "frame_px": list(np.asarray(images[0]).shape[1::-1])}

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from gateway import cli_vision_models
+
 if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.store.observations import ObservationRow
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Vision: train/export the urban detector, run a detection worker.", no_args_is_help=True)
 console = Console(stderr=True)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "vision" / "weights" / "urban-yolov8n.pt"
+
+
+cli_vision_models.register(app)
 
 
 def _say(text: str) -> None:
@@ -49,49 +54,6 @@ def train(
     report = run_train(recipe, work, out, write_dataset, _say, device=device)
     _say(f"held-out mAP50 {report['heldout']['map50']} -> {out / report['weights']}")
     print(json.dumps(report))
-
-
-@app.command()
-def evaluate(
-    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
-    work: Annotated[Path, typer.Option(help="Scratch folder for the rendered held-out set.")] = Path(".local/vision"),
-    n: Annotated[int, typer.Option(min=10)] = 400,
-    seed: Annotated[int, typer.Option()] = 3,
-    imgsz: Annotated[int, typer.Option(min=64)] = 320,
-    device: Annotated[str, typer.Option()] = "cpu",
-) -> None:
-    """mAP50 of WEIGHTS on freshly rendered scenes from SEED (not a training seed)."""
-    from simulators.scenes.dataset import write_dataset
-    from vision.train import evaluate as run_eval
-    from vision.train import offline_ultralytics
-
-    offline_ultralytics(work / "ultralytics")
-    _say(f"rendering {n} scenes with seed {seed}")
-    data = write_dataset(work / f"eval-{seed}", 0, n, seed + 1000, seed, imgsz)
-    print(json.dumps(run_eval(weights, data, imgsz, device)))
-
-
-@app.command()
-def export(
-    fmt: Annotated[str, typer.Option("--format", help="onnx | engine (TensorRT, on the target GPU)")] = "onnx",
-    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
-    imgsz: Annotated[int, typer.Option(min=64)] = 640,
-    device: Annotated[str, typer.Option(help="cpu for onnx; cuda:N for engine")] = "cpu",
-    half: Annotated[bool, typer.Option(help="FP16 (engine on GPU)")] = False,
-    batch: Annotated[int, typer.Option(min=1, help="Batch size baked into the export")] = 1,
-) -> None:
-    """Export the detector for edge devices; point URBANOPS_YOLO_WEIGHTS at the result."""
-    from vision.errors import VisionError
-    from vision.export import export as run_export
-
-    _say(f"exporting {weights.name} to {fmt} at {imgsz}px")
-    try:
-        out = run_export(weights, fmt, imgsz=imgsz, device=device, half=half, batch=batch)
-    except VisionError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(1) from err
-    _say(f"wrote {out}")
-    print(out)
 
 
 @app.command()

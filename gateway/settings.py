@@ -7,6 +7,7 @@ and pass it (or the parts a component needs) down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
     vision_zones_dir: Path | None = None
     vision_label_map: dict[str, str] = {}
     yolo_weights: Path | None = None  # None: the committed vision/weights/urban-yolov8n.pt
+    # What runs the detector: torch (Ultralytics on PyTorch), onnxruntime or openvino (the
+    # exported .onnx beside the weights). openvino measured fastest here; torch stays the default
+    # until the gateway suites have run on it (vision/weights/README.md).
+    vision_runtime: Literal["torch", "onnxruntime", "openvino"] = "torch"
+    vision_threads: int = 0  # CPU threads for onnxruntime/openvino; 0: the runtime's default
+    # openvino: the INT8 model (<weights stem>-int8.xml) instead of the .onnx. Off: it is 1.3x
+    # faster but draws extra boxes beside some objects (vision/weights/README.md).
+    vision_int8: bool = False
     device: str = "cpu"
     vision_queue_size: int = 64
 

@@ -27,7 +27,7 @@ from devices.topics import Topic
 from gateway.store.observations import ObservationRow, insert_observations
 from gateway.vision_pending import PendingObservations
 from vision.dedup import DedupConfig
-from vision.detector import Detector, DetectorConfig, create_detector
+from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
 from vision.privacy import Redactor
 from vision.rules import RulesConfig
@@ -54,7 +54,11 @@ class VisionConfig:
     def from_settings(cls, settings: Any) -> VisionConfig:
         """From ``gateway.settings.Settings``; optional vision_* fields fall back to defaults."""
         weights = settings.yolo_weights or DEFAULT_WEIGHTS
+        runtime = getattr(settings, "vision_runtime", "torch")
         det = DetectorConfig(weights=Path(weights), device=settings.device,
+                             backend=BACKEND_OF_RUNTIME.get(runtime, runtime),
+                             threads=getattr(settings, "vision_threads", 0),
+                             int8=getattr(settings, "vision_int8", False),
                              imgsz=getattr(settings, "vision_imgsz", 640),
                              conf=getattr(settings, "vision_conf", 0.25),
                              max_batch=getattr(settings, "vision_batch", 4))

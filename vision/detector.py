@@ -1,6 +1,7 @@
 """The ``Detector`` protocol, its result type, and a registry of backends.
 
-A backend is chosen by name (``ultralytics`` today; ``fake`` in tests) and built from a
+A backend is chosen by name (``ultralytics`` runs PyTorch; ``onnxruntime`` and ``openvino`` run
+the exported ONNX graph; ``fake`` in tests) and built from a
 ``DetectorConfig``; heavy frameworks are imported only by the backend module itself, so the
 gateway starts without torch when vision is off.
 """
@@ -54,13 +55,20 @@ class DetectorConfig:
     # label stays. Objects that do coexist (a car in a flood, fire under smoke) differ in size
     # and overlap far less than that.
     agnostic_nms: bool = True
+    threads: int = 0  # CPU threads for the exported-graph runtimes; 0: the runtime's default
+    int8: bool = False  # openvino: the INT8 model ``<stem>-int8.xml`` beside the weights
 
 
 Factory = Callable[[DetectorConfig], Detector]
 _REGISTRY: dict[str, Factory | str] = {
     # Lazy: "module:function" is imported on first use only.
-    "ultralytics": "vision.ultralytics_backend:UltralyticsDetector",
+    "ultralytics": "vision.ultralytics_backend:UltralyticsDetector",  # PyTorch (or whatever AutoBackend loads)
+    "onnxruntime": "vision.onnxruntime_backend:OnnxRuntimeDetector",
+    "openvino": "vision.openvino_backend:OpenVinoDetector",
 }
+# What the benchmarks call each backend's runtime (SPEC §6 ``runtime``).
+RUNTIMES = {"ultralytics": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+BACKEND_OF_RUNTIME = {runtime: backend for backend, runtime in RUNTIMES.items()}
 
 
 def register(name: str, factory: Factory) -> None:

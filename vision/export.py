@@ -19,9 +19,12 @@ def export(weights: Path, fmt: str, imgsz: int = 640, device: str = "cpu", half:
         raise VisionError("a TensorRT engine is built on the GPU that will run it: pass --device cuda:N")
     from ultralytics import YOLO
 
+    # ONNX with dynamic shapes: one file serves every frame size and batch (the runtimes
+    # letterbox to the smallest stride multiple, as Ultralytics does), simplified by onnxslim.
+    dynamic = dynamic or fmt == "onnx"
     try:
         out = YOLO(str(weights)).export(format=fmt, imgsz=imgsz, device=device, half=half, dynamic=dynamic,
-                                        batch=batch, simplify=False)
+                                        batch=batch, simplify=fmt == "onnx")
     except Exception as err:  # exporters raise many types (missing onnx/tensorrt, bad device)
         raise VisionError(f"export to {fmt} failed: {err}") from err
     return Path(str(out))

@@ -1,0 +1,70 @@
+"""OpenVINO backend: the exported YOLO graph compiled by OpenVINO for this machine's CPU.
+
+The only module that imports openvino. OpenVINO reads the ``.onnx`` file directly (no separate
+IR to ship); pre- and post-processing are ``vision.yolo_tensor``'s, as for ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from vision.detector import Detection, DetectorConfig
+from vision.errors import ModelLoadError
+from vision.onnx_model import exported_path
+from vision.yolo_tensor import decode, parse_names, to_batch
+
+log = logging.getLogger(__name__)
+
+
+def _names(model: Any) -> dict[int, str]:
+    # Ultralytics writes the class names into the ONNX metadata; OpenVINO keeps it as rt_info
+    # (also through NNCF and save_model, so the INT8 IR has them too).
+    try:
+        raw = model.get_rt_info(["framework", "names"]).astype(str)
+    except RuntimeError:
+        return {}
+    return parse_names(raw)
+
+
+class OpenVinoDetector:
+    def __init__(self, config: DetectorConfig) -> None:
+        try:
+            import openvino as ov
+        except ImportError as err:
+            raise ModelLoadError("openvino is not installed (pip install 'urbanops[vision]')") from err
+        path = exported_path(config.weights, (".onnx", ".xml"), int8=config.int8)
+        if config.device.startswith("cuda"):
+            raise ModelLoadError("the OpenVINO backend runs on the CPU here; use onnxruntime or ultralytics on a GPU")
+        core = ov.Core()
+        props: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if config.threads:
+            props["INFERENCE_NUM_THREADS"] = config.threads
+        try:
+            model = core.read_model(str(path))
+            self.compiled: Any = core.compile_model(model, "CPU", props)
+        except Exception as err:  # OpenVINO raises RuntimeError subclasses for bad files
+            raise ModelLoadError(f"cannot load {path}: {err}") from err
+        self.config = config
+        self.names = _names(model)
+        self.name = f"openvino:{path.name}@cpu"
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.compiled(tensor)[0]
+        return out
+
+    def detect(self, images: list[np.ndarray], imgsz: int | None = None) -> list[list[Detection]]:
+        c = self.config
+        out: list[list[Detection]] = []
+        step = max(1, c.max_batch)
+        for start in range(0, len(images), step):
+            tensor, boxes = to_batch(images[start : start + step], imgsz or c.imgsz)
+            out.extend(decode(self.run(tensor), boxes, self.names, c.conf, c.iou, c.agnostic_nms))
+        return out
+
+    def warmup(self) -> None:
+        size = self.config.imgsz
+        self.detect([np.zeros((size, size, 3), np.uint8)])
+        log.info("vision detector %s ready (classes: %s)", self.name, ", ".join(self.names.values()))
