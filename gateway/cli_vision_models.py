@@ -19,7 +19,7 @@ CALIBRATION_SEED = 101
 CALIBRATION_SCENES = 240
 CALIBRATION_FRAMES = 60
 CALIBRATION_FRAME_SEED = 501
-RUNTIMES = ("torch", "onnxruntime", "openvino", "openvino-int8")
+EVAL_RUNTIMES = ("torch", "onnxruntime", "openvino", "openvino-int8")
 
 
 def _say(text: str) -> None:
@@ -78,8 +78,8 @@ def evaluate(
 
     results = []
     for name in runtime:
-        if name not in RUNTIMES:
-            console.print(f"[red]unknown runtime {name!r} (choose from {', '.join(RUNTIMES)})[/red]")
+        if name not in EVAL_RUNTIMES:
+            console.print(f"[red]unknown runtime {name!r} (choose from {', '.join(EVAL_RUNTIMES)})[/red]")
             raise typer.Exit(2)
         _say(f"scoring through {name}")
         result = evaluate_detector(_detector(name, weights, imgsz, device), data.parent / "images" / "val",

@@ -6,20 +6,18 @@ shared with the OpenVINO backend, so both give Ultralytics' detections without l
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
-from vision.detector import Detection, DetectorConfig
+from vision.detector import DetectorConfig
 from vision.errors import ModelLoadError
+from vision.exported_graph import ExportedGraphDetector
 from vision.onnx_model import exported_path
-from vision.yolo_tensor import decode, parse_names, to_batch
-
-log = logging.getLogger(__name__)
+from vision.yolo_tensor import parse_names
 
 
-class OnnxRuntimeDetector:
+class OnnxRuntimeDetector(ExportedGraphDetector):
     def __init__(self, config: DetectorConfig) -> None:
         try:
             import onnxruntime as ort
@@ -45,17 +43,3 @@ class OnnxRuntimeDetector:
     def run(self, tensor: np.ndarray) -> np.ndarray:
         out: np.ndarray = self.session.run(None, {self.input_name: tensor})[0]
         return out
-
-    def detect(self, images: list[np.ndarray], imgsz: int | None = None) -> list[list[Detection]]:
-        c = self.config
-        out: list[list[Detection]] = []
-        step = max(1, c.max_batch)
-        for start in range(0, len(images), step):
-            tensor, boxes = to_batch(images[start : start + step], imgsz or c.imgsz)
-            out.extend(decode(self.run(tensor), boxes, self.names, c.conf, c.iou, c.agnostic_nms))
-        return out
-
-    def warmup(self) -> None:
-        size = self.config.imgsz
-        self.detect([np.zeros((size, size, 3), np.uint8)])
-        log.info("vision detector %s ready (classes: %s)", self.name, ", ".join(self.names.values()))
