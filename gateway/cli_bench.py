@@ -126,13 +126,14 @@ def api(
     duration: Annotated[float, typer.Option(help="Seconds of load.")] = 30.0,
     clients: Annotated[int, typer.Option(help="Concurrent live-feed (SSE) clients.")] = 200,
     rps: Annotated[float, typer.Option(help="Requests/s on /api/v1/incidents.")] = 50.0,
+    notifies: Annotated[int, typer.Option(help="Feed events sent during the run.")] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Live-feed clients + request load on the incidents API: latency percentiles and errors."""
     from gateway.bench_api import run_api_bench
 
     console.print(f"[bench] {clients} feed clients, {rps:.0f} req/s for {duration:.0f}s")
-    _emit(run_api_bench(duration, clients, rps), as_json)
+    _emit(run_api_bench(duration, clients, rps, notifies=notifies), as_json)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -87,6 +88,8 @@ def worker(
         console.print(f"[red]vision failed to start: {sink.failed}[/red]")
         raise typer.Exit(1)
     link.start(district or ["+"], group)
+    if not link.wait_subscribed(60):
+        console.print("[red]the broker did not grant the frame subscription in 60 s[/red]")
     _say(f"worker {cid} in group {group!r} for districts {', '.join(district or ['all'])}")
     stop = threading.Event()
     end = time.monotonic() + duration if duration else None
@@ -125,7 +128,12 @@ class FrameLink:
         self.client.on_message = self._on_message
         self.host, self.port = settings.mqtt_host, settings.mqtt_port
         self._filters: list[str] = []
+        self._pending: set[int] = set()
+        # Set once the broker has granted every frame subscription of the current connection;
+        # a frame published before that is not delivered to this worker.
+        self.subscribed = threading.Event()
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
 
     def start(self, districts: list[str], group: str) -> None:
         from devices.topics import Channel, shared, subscription
@@ -135,8 +143,25 @@ class FrameLink:
         self.client.loop_start()
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        self.subscribed.clear()
+        self._pending = set()
         for f in self._filters:  # (re)subscribe on every connect
-            client.subscribe(f, qos=1)
+            _rc, mid = client.subscribe(f, qos=1)
+            self._pending.add(mid)
+        if not self._filters:
+            self.subscribed.set()
+
+    def _on_subscribe(self, _client: Any, _userdata: Any, mid: int, reason_codes: Any, _props: Any = None) -> None:
+        if any(getattr(rc, "is_failure", False) for rc in reason_codes or []):
+            logging.getLogger(__name__).error("broker refused a frame subscription: %s", reason_codes)
+            return
+        self._pending.discard(mid)
+        if not self._pending:
+            self.subscribed.set()
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until every frame subscription is granted (or ``timeout`` seconds pass)."""
+        return self.subscribed.wait(timeout)
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         from pydantic import ValidationError

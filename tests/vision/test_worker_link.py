@@ -45,10 +45,13 @@ def test_worker_publishes_detections_back_as_events(broker: Any, tmp_path: Path)
         with lock:
             got.append((msg.topic, bytes(msg.payload)))
 
+    listening = threading.Event()
     listener.on_message = on_message
+    listener.on_subscribe = lambda *_a: listening.set()
     listener.connect("127.0.0.1", broker.port)
     listener.subscribe("city/+/+/+/event", qos=1)
     listener.loop_start()
+    assert listening.wait(10)
 
     settings = Settings(mqtt_url=f"mqtt://127.0.0.1:{broker.port}", data_dir=tmp_path)
     link = FrameLink(settings, f"vision-test-{time.monotonic_ns()}")
@@ -59,7 +62,7 @@ def test_worker_publishes_detections_back_as_events(broker: Any, tmp_path: Path)
     sink.start()
     assert sink.wait_ready(5)
     link.start(["nanshan"], f"grp{time.monotonic_ns() % 10**6}")
-    time.sleep(0.5)  # let the subscription land
+    assert link.wait_subscribed(10)  # a frame sent before the grant would not reach this worker
     try:
         jpeg = Frame(np.full((480, 640, 3), 100, np.uint8)).jpeg()
         meta = FrameMeta(ts=datetime.now(UTC), msg_id="w-1", lat=C.lat, lon=C.lon, alt_m=60.0,
