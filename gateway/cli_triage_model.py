@@ -66,8 +66,9 @@ def promote(
     by: Annotated[str, typer.Option(help="Who promotes (recorded).")] = "cli",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Make a candidate live if it is not worse on the frozen holdout and in its shadow period."""
-    from gateway.triage_svc.labels import shadow_agreement
+    """Make a candidate live if it is not worse on the holdout (scored under the city's overrides)
+    and in its shadow period."""
+    from gateway.triage_svc.labels import labelled_from_db, shadow_agreement
     from gateway.triage_svc.promotion import judge
     from triage.learned.model import TextModel
 
@@ -75,10 +76,13 @@ def promote(
     registry = ModelRegistry(settings.data_dir)
     try:
         shadow = shadow_agreement(settings.database_url)
-    except psycopg.Error as exc:  # no database reachable: promote on the holdout alone, and say so
-        err.print(f"[promote] no shadow figures ({type(exc).__name__}): holdout only")
-        shadow = {}
-    verdict = judge(model, registry.active_path(), shadow)
+        city = labelled_from_db(settings.database_url)
+    except psycopg.Error as exc:  # no database reachable: promote on the frozen holdout alone, and say so
+        err.print(f"[promote] no shadow figures or city overrides ({type(exc).__name__}): frozen holdout only")
+        shadow, city = {}, []
+    verdict = judge(model, registry.active_path(), shadow, city=city)
+    if verdict.city_relabelled:
+        err.print(f"[promote] holdout scored under the city's overrides (labels changed: {verdict.city_relabelled})")
     if as_json:
         sys.stdout.write(json.dumps({"promoted": verdict.ok, **verdict.evidence()}) + "\n")
     if not verdict.ok:

@@ -78,8 +78,11 @@ def test_thirty_overrides_retrain_promote_and_fix_new_reports(
     candidate = tmp_path / "candidate.npz"
     train(load_records(train_files()) + city, candidate, folds=3, version="loop-test", progress=lambda _: None)
 
-    verdict = judge(candidate, shipped)
+    verdict = judge(candidate, shipped, city=city)
+    print(verdict.evidence())
     assert verdict.ok, verdict.reasons
+    assert verdict.city_relabelled.get("agency", 0) >= 1, "the holdout's night construction goes the city's way"
+    assert set(verdict.city_relabelled) == {"agency"}, verdict.city_relabelled
     ModelRegistry(data_dir).promote(candidate, "loop-test", actor="test", evidence=verdict.evidence())
     assert live.refresh()
 

@@ -16,6 +16,7 @@ records live in the training run only; the corpus files are never edited.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,18 +33,53 @@ def _overridden_fields(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f for f in meta.get("fields", FIELDS) if f in FIELDS)
 
 
-def adopt_overrides(examples: list[Any], records: list[dict[str, Any]]) -> dict[str, int]:
-    """Relabel corpus examples in place after the city's overrides; returns counts per field.
+@dataclass
+class PolicyRule:
+    """One (category, field, value) the city decided, as two tf-idf centroids."""
+
+    category: str
+    attr: str  # the ticket field: category, severity or agency
+    value: str
+    towards: np.ndarray  # centroid of the overrides
+    usual: np.ndarray  # centroid of the category's other reports
+
+
+@dataclass
+class CityPolicy:
+    """What ``adopt_overrides`` learned; ``relabel`` applies it to reports it was not fitted on."""
+
+    vectorizer: Any
+    rules: list[PolicyRule] = field(default_factory=list)
+
+    def relabel(self, examples: list[Any], skip: frozenset[int] = frozenset()) -> dict[str, int]:
+        """Give the city's value to the examples that read like its overrides; counts per field."""
+        changed: Counter[str] = Counter()
+        for rule in self.rules:
+            rest = [j for j, e in enumerate(examples) if j not in skip and e.has_text
+                    and e.category == rule.category and getattr(e, rule.attr) != rule.value]
+            if not rest:
+                continue
+            x = self.vectorizer.transform([examples[j].tokens for j in rest])
+            like_city = (x @ rule.towards.T).ravel() > (x @ rule.usual.T).ravel()
+            for j in np.asarray(rest)[like_city]:
+                setattr(examples[int(j)], rule.attr, rule.value)
+                changed[rule.attr] += 1
+        return dict(changed)
+
+
+def fit_city_policy(examples: list[Any], records: list[dict[str, Any]]) -> CityPolicy | None:
+    """The city's policy from the override records among ``records``; ``None`` without overrides.
 
     Overrides are grouped by (category, field, value); each group is its own centroid, so
-    routing one kind of report differently leaves the category's other reports alone.
+    routing one kind of report differently leaves the category's other reports alone. Groups
+    are fitted in turn, each on the labels the previous ones left (as ``relabel`` applies them).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
     city = [i for i, r in enumerate(records) if _overridden_fields(r) and examples[i].has_text]
     if not city:
-        return {}
+        return None
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i in city:
         for f in _overridden_fields(records[i]):
@@ -52,18 +88,28 @@ def adopt_overrides(examples: list[Any], records: list[dict[str, Any]]) -> dict[
                           sublinear_tf=True, min_df=2, dtype=np.float32)
     x = vec.fit_transform([e.tokens for e in examples])
     in_city = set(city)
-    changed: Counter[str] = Counter()
+    policy = CityPolicy(vec)
+    labels = {f: [getattr(e, f) for e in examples] for f in FIELDS}  # the fit must not edit examples
     for (category, f, value), members in groups.items():
         if len(members) < 3:  # one or two corrections are a ticket, not a policy
             continue
         rest = [j for j, e in enumerate(examples)
-                if j not in in_city and e.has_text and e.category == category and getattr(e, f) != value]
+                if j not in in_city and e.has_text and e.category == category and labels[f][j] != value]
         if not rest:
             continue
-        towards = normalize(np.asarray(x[members].mean(axis=0)))
-        usual = normalize(np.asarray(x[rest].mean(axis=0)))
-        like_city = (x[rest] @ towards.T).ravel() > (x[rest] @ usual.T).ravel()
+        rule = PolicyRule(category, f, value, normalize(np.asarray(x[members].mean(axis=0))),
+                          normalize(np.asarray(x[rest].mean(axis=0))))
+        policy.rules.append(rule)
+        like_city = (x[rest] @ rule.towards.T).ravel() > (x[rest] @ rule.usual.T).ravel()
         for j in np.asarray(rest)[like_city]:
-            setattr(examples[int(j)], f, value)
-            changed[f] += 1
-    return dict(changed)
+            labels[f][int(j)] = value
+    return policy
+
+
+def adopt_overrides(examples: list[Any], records: list[dict[str, Any]]) -> dict[str, int]:
+    """Relabel corpus examples in place after the city's overrides; returns counts per field."""
+    policy = fit_city_policy(examples, records)
+    if policy is None:
+        return {}
+    city = frozenset(i for i, r in enumerate(records) if _overridden_fields(r))
+    return policy.relabel(examples, skip=city)
