@@ -41,3 +41,20 @@ def test_two_overrides_are_tickets_not_a_policy() -> None:
     records += [record(100 + i, t, "urban_management", override=True) for i, t in enumerate(CONSTRUCTION[:2])]
     examples = [make_example(r) for r in records]
     assert adopt_overrides(examples, records) == {}
+
+
+def test_the_holdout_is_scored_under_the_policy_the_overrides_teach() -> None:
+    import json
+
+    from gateway.triage_svc.promotion import under_city_policy
+
+    corpus = [record(i, t, "ecology_environment") for i, t in enumerate(CONSTRUCTION + DANCING)]
+    city = [record(100 + i, t, "urban_management", override=True)
+            for i, t in enumerate(["工地半夜打桩太吵了", "凌晨工地还在打桩", "工地夜间打桩噪音扰民"])]
+    holdout = [json.dumps(record(200, "凌晨工地还在打桩施工，太吵了", "ecology_environment"), ensure_ascii=False),
+               json.dumps(record(201, "楼下广场舞音乐太吵了", "ecology_environment"), ensure_ascii=False)]
+    scored, changed = under_city_policy(holdout, city, corpus)
+    assert changed == {"agency": 1}
+    assert [json.loads(line)["expected"]["agency"] for line in scored] == ["urban_management", "ecology_environment"]
+    assert json.loads(holdout[0])["expected"]["agency"] == "ecology_environment"  # the frozen lines are not edited
+    assert under_city_policy(holdout, city[:2], corpus) == (holdout, {})  # two overrides are not a policy
