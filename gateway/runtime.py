@@ -14,9 +14,9 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from gateway.dispatch import DispatchConfig, DispatchService
-from gateway.ingest_worker import IngestWorker
-from gateway.metrics import IngestCollector, StatsCollector
-from gateway.observe import ObservationExtractor
+from gateway.ingest.metrics import IngestCollector, StatsCollector
+from gateway.ingest.observe import ObservationExtractor
+from gateway.ingest.worker import IngestWorker
 from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
 from gateway.store.migrate import migrate
@@ -36,7 +36,7 @@ class GatewayRuntime:
         self.observations = ObservationExtractor(settings.database_url, self._device)
         self.vision: Any = None
         if settings.vision_enabled:
-            from gateway.vision_sink import VisionConfig, VisionSink  # cv2/torch only when asked for
+            from gateway.vision_link.sink import VisionConfig, VisionSink  # cv2/torch only when asked for
             from vision.detector import create_detector
 
             self.vision = VisionSink(VisionConfig.from_settings(settings), create_detector,
@@ -128,7 +128,7 @@ class GatewayRuntime:
 def _ros2_router(settings: Settings) -> Any:
     """The ROS 2 decoder, when the ROS 2 support is installed (rosbags is a core dependency)."""
     try:
-        from gateway.ros2_ingest import Ros2IngestRouter
+        from gateway.ingest.ros2 import Ros2IngestRouter
     except ImportError:
         log.warning("ROS 2 decoding unavailable; ros2 topics will be dead-lettered")
         return None

@@ -28,7 +28,7 @@ def start_gateway(mqtt_url: str, db_url: str, log: Path, *, client_id: str = "te
     env = {**os.environ, "URBANOPS_MQTT_URL": mqtt_url, "URBANOPS_DATABASE_URL": db_url,
            "URBANOPS_MAINTENANCE_INTERVAL_S": "2", "URBANOPS_DATA_DIR": str(log.parent / "data"),
            "URBANOPS_MQTT_SHARE_GROUP": share_group or "", **(extra_env or {})}
-    args = [sys.executable, "-m", "gateway.cli", "gateway", "--client-id", client_id]
+    args = [sys.executable, "-m", "gateway.cli.main", "gateway", "--client-id", client_id]
     if http_port is None:
         args.append("--no-http")
     else:

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
-from gateway.auth import Role, Token, TokenError, verify_token
+from gateway.security.auth import Role, Token, TokenError, verify_token
 from gateway.settings import Settings
 
 API_PREFIX = "/api/v1"

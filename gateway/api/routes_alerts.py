@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from devices.geography import DISTRICTS
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, require_role
-from gateway.auth import Role
+from gateway.security.auth import Role
 from gateway.store.tickets import RANK_SQL
 from triage.cap import cap_time, cap_xml
 from triage.models import Ticket

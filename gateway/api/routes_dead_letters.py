@@ -23,7 +23,7 @@ from gateway.api.params import (
     parse_rfc3339,
     query_error,
 )
-from gateway.auth import Role
+from gateway.security.auth import Role
 
 router = APIRouter(
     prefix=API_PREFIX + "/dead-letters",

@@ -21,7 +21,7 @@ from gateway.api.deps import (
     require_role,
 )
 from gateway.api.params import CursorError, DeviceId, decode_cursor, encode_cursor, query_error
-from gateway.auth import Role
+from gateway.security.auth import Role
 
 router = APIRouter(
     prefix=API_PREFIX + "/devices",

@@ -17,8 +17,8 @@ from psycopg.types.json import Jsonb
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, AdminToken, Conn, ManagerToken, require_role
-from gateway.auth import Role
 from gateway.dispatch.config import ROBOT_CATEGORIES, DispatchConfig
+from gateway.security.auth import Role
 from triage.models import Agency
 
 router = APIRouter(prefix=API_PREFIX, tags=["dispatch"], responses=AUTH_RESPONSES,

@@ -30,7 +30,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, Pool
-from gateway.auth import Role, Token, TokenError, verify_token
+from gateway.security.auth import Role, Token, TokenError, verify_token
 from gateway.store.observations import FEED_CHANNEL
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, SettingsDep, require_role
 from gateway.api.params import CursorError, Rfc3339, decode_cursor, encode_cursor, parse_rfc3339, query_error
-from gateway.auth import Role
+from gateway.security.auth import Role
 from triage.models import Category, Severity
 
 router = APIRouter(

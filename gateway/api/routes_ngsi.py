@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, require_role
 from gateway.api.params import is_storable_text
-from gateway.auth import Role
+from gateway.security.auth import Role
 from triage.cap import fiware_alert
 from triage.models import Ticket
 

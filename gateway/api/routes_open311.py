@@ -34,7 +34,7 @@ from gateway.api.deps import AUTH_RESPONSES, Pool, get_conn
 from gateway.api.open311_view import RequestOut, find_requests, request_out
 from gateway.api.params import Rfc3339, is_storable_text
 from gateway.api.routes_feed import authenticate
-from gateway.auth import Role, Token
+from gateway.security.auth import Role, Token
 from gateway.store.observations import ObservationRow, insert_observations_async
 from triage import pii
 from triage.models import Category

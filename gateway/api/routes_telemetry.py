@@ -27,7 +27,7 @@ from gateway.api.params import (
     parse_bucket,
     query_error,
 )
-from gateway.auth import Role
+from gateway.security.auth import Role
 
 router = APIRouter(
     prefix=API_PREFIX + "/devices",

@@ -23,7 +23,7 @@ from gateway.api.deps import (
     require_role,
 )
 from gateway.api.params import CursorError, decode_cursor, encode_cursor, parse_rfc3339, query_error
-from gateway.auth import Role
+from gateway.security.auth import Role
 from gateway.store import tickets as store
 from triage.models import Agency, Category, Severity
 

@@ -18,7 +18,7 @@ from gateway.api.deps import (
     OperatorToken,
     require_role,
 )
-from gateway.auth import Role, Token, TokenNotFound, create_token, list_tokens, revoke_token
+from gateway.security.auth import Role, Token, TokenNotFound, create_token, list_tokens, revoke_token
 
 router = APIRouter(
     prefix=API_PREFIX + "/tokens",

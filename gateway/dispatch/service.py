@@ -20,10 +20,10 @@ import psycopg
 
 from devices.payloads import TASK_EVENT_LABELS
 from devices.topics import Kind
-from gateway.batch import Batch
 from gateway.db_worker import Clock, DbWorker, utc_now
 from gateway.dispatch.config import DispatchConfig
 from gateway.dispatch.dispatcher import Dispatcher, TaskEvent
+from gateway.store.batch import Batch
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.batch import Batch, DeviceSeen
+from gateway.store.batch import Batch, DeviceSeen
 
 log = logging.getLogger(__name__)
 _LEN = struct.Struct("!Q")

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from gateway.batch import Batch, DeviceSeen
+from gateway.store.batch import Batch, DeviceSeen
 from gateway.store.observations import FEED_CHANNEL
 
 log = logging.getLogger(__name__)

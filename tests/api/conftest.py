@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from gateway.api import create_app
-from gateway.auth import Role, hash_secret, new_secret
+from gateway.security.auth import Role, hash_secret, new_secret
 from gateway.settings import Settings
 
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.auth import (
+from gateway.security.auth import (
     ExpiredToken,
     InvalidToken,
     RevokedToken,

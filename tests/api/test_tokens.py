@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gateway.cli_tokens import app as tokens_cli
+from gateway.cli.tokens import app as tokens_cli
 from tests.api.conftest import Db, bearer
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bench_api import percentile
+from gateway.bench.api import percentile
 
 
 def test_percentile_is_nearest_rank() -> None:

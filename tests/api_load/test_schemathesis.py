@@ -26,8 +26,8 @@ from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
 from gateway.api import create_app
-from gateway.auth import hash_secret, new_secret
-from gateway.bench_api import bench_settings, serve
+from gateway.bench.api import bench_settings, serve
+from gateway.security.auth import hash_secret, new_secret
 from tests.api.conftest import Db
 from tests.api.conftest import db as db
 from tests.api_tickets.conftest import Seed

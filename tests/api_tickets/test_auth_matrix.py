@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.auth import Role
+from gateway.security.auth import Role
 from tests.api.conftest import Endpoint, bearer
 from tests.api_tickets.conftest import EVIDENCE_REL, Seed
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bench_e2e import run_e2e_bench
+from gateway.bench.e2e import run_e2e_bench
 
 SPEC_FIELDS = ("incidents_planted", "tickets_correct", "false_tickets", "p50_s", "p95_s")
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 from devices.geography import distance_m
-from gateway.bench_e2e_plan import HOLD_S, build_plan, drone_position, in_footprint
-from gateway.bench_e2e_score import linker, score
-from gateway.bench_e2e_watch import SeenTicket
+from gateway.bench.e2e_plan import HOLD_S, build_plan, drone_position, in_footprint
+from gateway.bench.e2e_score import linker, score
+from gateway.bench.e2e_watch import SeenTicket
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bench_ingest import run_ingest_bench
+from gateway.bench.ingest import run_ingest_bench
 
 
 @pytest.mark.services  # starts its own Mosquitto and PostgreSQL

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import mqtt_wire as wire
-from gateway.bus import BusConfig, Inbound, MqttAuthError, MqttBus
+from gateway.ingest import wire
+from gateway.ingest.bus import BusConfig, Inbound, MqttAuthError, MqttBus
 from gateway.local_services import Mosquitto
 from tests.helpers import publish, wait_for
 

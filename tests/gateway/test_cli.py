@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from gateway.cli.main import app
 
 runner = CliRunner()
 COMMANDS = [["gateway"], ["simulate"], ["demo"], ["db", "migrate"], ["triage", "assess"], ["triage", "eval"],

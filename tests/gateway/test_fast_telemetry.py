@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from devices.metrics import METRICS_BY_KIND
 from devices.payloads import Telemetry
 from devices.topics import Kind
-from gateway.batch import Batch
-from gateway.bus import AckToken, Inbound
-from gateway.fast_telemetry import TelemetryDecoder
-from gateway.ingest import IngestLimits, Ingestor
+from gateway.ingest.bus import AckToken, Inbound
+from gateway.ingest.fast_telemetry import TelemetryDecoder
+from gateway.ingest.pipeline import IngestLimits, Ingestor
+from gateway.store.batch import Batch
 from tests.gateway.test_ingest_unit import MALFORMED
 from tests.hardening.fuzzing import FUZZ, dumps, json_values
 

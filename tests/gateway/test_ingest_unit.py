@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.batch import Batch
-from gateway.bus import AckToken, Inbound
-from gateway.ingest import IngestLimits, Ingestor
+from gateway.ingest.bus import AckToken, Inbound
+from gateway.ingest.pipeline import IngestLimits, Ingestor
+from gateway.store.batch import Batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TOPIC = "city/futian/sensor/aq-0001/telemetry"

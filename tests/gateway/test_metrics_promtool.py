@@ -14,8 +14,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from gateway.ingest.metrics import StatsCollector
 from gateway.local_services import Mosquitto, free_port
-from gateway.metrics import StatsCollector
 from tests.helpers import publish, scrape, start_gateway, wait_for, wait_gateway_subscribed
 
 PROMTOOL = shutil.which("promtool")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from gateway.batch import Batch, DeviceSeen
+from gateway.store.batch import Batch, DeviceSeen
 from gateway.store.maintenance import run_maintenance
 from gateway.store.migrate import load_migrations, migrate
 from gateway.store.writer import upsert_devices, write_batch

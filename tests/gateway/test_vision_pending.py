@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.store.observations import ObservationRow
-from gateway.vision_pending import PendingObservations
+from gateway.vision_link.pending import PendingObservations
 
 
 def row(n: int) -> ObservationRow:

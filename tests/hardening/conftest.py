@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.local_services import Mosquitto, free_port, wait_for_port
-from gateway.provision import Credential, provision, read_credentials
-from gateway.tls import TlsFiles, listener_lines, make_certs
+from gateway.security.provision import Credential, provision, read_credentials
+from gateway.security.tls import TlsFiles, listener_lines, make_certs
 
 
 @dataclass

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from gateway.api import create_app
 from gateway.api.deps import require_role
 from gateway.api.ratelimit import RateLimit, add_rate_limit
-from gateway.auth import Role
+from gateway.security.auth import Role
 from tests.api.conftest import make_settings
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.api import create_app
-from gateway.auth import Role, new_secret
+from gateway.security.auth import Role, new_secret
 from tests.api.conftest import Db, bearer, make_settings
 from tests.hardening.openapi_calls import OPTIONAL_AUTH, api_routes, build_app, operation_calls, required_role
 

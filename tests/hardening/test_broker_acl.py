@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bus import BusConfig, MqttAuthError, MqttBus
+from gateway.ingest.bus import BusConfig, MqttAuthError, MqttBus
 from gateway.local_services import Mosquitto
-from gateway.provision import provision, read_credentials
+from gateway.security.provision import provision, read_credentials
 from tests.hardening.conftest import SecureBroker, secure_conf
 from tests.hardening.mqtt_probe import accepted, connect, settle
 from tests.helpers import scalar, start_gateway, wait_for

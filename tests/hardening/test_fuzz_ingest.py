@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from devices.metrics import METRICS_BY_KIND
 from devices.payloads import EVENT_LABELS, MAX_JSON_BYTES
 from devices.topics import Kind
-from gateway.batch import Batch
-from gateway.bus import AckToken, Inbound
-from gateway.ingest import IngestLimits, Ingestor
-from gateway.ros2_ingest import Ros2IngestRouter
+from gateway.ingest.bus import AckToken, Inbound
+from gateway.ingest.pipeline import IngestLimits, Ingestor
+from gateway.ingest.ros2 import Ros2IngestRouter
+from gateway.store.batch import Batch
 from tests.api.conftest import make_settings
 from tests.hardening.fuzzing import FUZZ, dumps, json_values, mutate_bytes, storable, wire_text
 from tests.hardening.ros2_seeds import seeds

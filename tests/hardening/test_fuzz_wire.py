@@ -1,4 +1,4 @@
-"""The gateway's MQTT v5 parser (``gateway.mqtt_wire``) on random and mutated bytes: it
+"""The gateway's MQTT v5 parser (``gateway.ingest.wire``) on random and mutated bytes: it
 returns packets or raises ``ProtocolError``, nothing else (anything else would kill the
 bus's network thread, which only catches OSError and ProtocolError)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway import mqtt_wire as wire
+from gateway.ingest import wire
 from tests.hardening.fuzzing import FUZZ
 
 VALID = wire.publish("city/futian/drone/d1/frame", b"\xff\xd8payload", qos=1, packet_id=7,

@@ -14,10 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.batch import Batch
-from gateway.bus import AckToken, Inbound
-from gateway.ingest import IngestLimits, Ingestor
+from gateway.ingest.bus import AckToken, Inbound
+from gateway.ingest.pipeline import IngestLimits, Ingestor
 from gateway.local_services import Mosquitto
+from gateway.store.batch import Batch
 from gateway.store.writer import upsert_devices, write_batch
 from tests.helpers import publish, scalar, start_gateway, wait_for, wait_gateway_subscribed
 

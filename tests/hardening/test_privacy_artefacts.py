@@ -21,8 +21,8 @@ import numpy as np
 import psycopg
 
 from devices.payloads import FrameMeta
-from gateway.auth import Role
 from gateway.local_services import Mosquitto, free_port
+from gateway.security.auth import Role
 from tests.api.conftest import Db
 from tests.hardening.privacy_checks import JPEG_MARKERS, detail_kept, exposed, find, locate, needles, visible
 from tests.hardening.privacy_scene import Frame, frames

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from devices.topics import TopicError
-from gateway.cli_devices import app
-from gateway.provision import BEGIN, END, ProvisionError, provision, read_credentials, verify_password
-from gateway.tls import make_certs
+from gateway.cli.devices import app
+from gateway.security.provision import BEGIN, END, ProvisionError, provision, read_credentials, verify_password
+from gateway.security.tls import make_certs
 
 
 def mode(path: Path) -> int:

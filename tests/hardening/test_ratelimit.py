@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.api.ratelimit import RateLimit, TokenBuckets
-from gateway.auth import Role, new_secret
+from gateway.security.auth import Role, new_secret
 from tests.api.conftest import Db, bearer
 from tests.hardening.openapi_calls import build_app
 

@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 
-import gateway.vision_sink
+import gateway.vision_link.sink
 import triage.llm
 import vision.detector
 from devices.payloads import FrameMeta
@@ -53,7 +53,7 @@ def stalls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[StallingDet
     detector, llama = StallingDetector(), StalledLlama()
     monkeypatch.setattr(vision.detector, "create_detector", detector.factory)
     # The redactor would load two real models for frames that never reach it.
-    monkeypatch.setattr(gateway.vision_sink, "_default_redactor", lambda _config: None)
+    monkeypatch.setattr(gateway.vision_link.sink, "_default_redactor", lambda _config: None)
     monkeypatch.setattr(triage.llm, "_load_llama", lambda _config, _path: llama)
     model = tmp_path / "stalled.gguf"
     model.write_bytes(b"GGUF not a model: _load_llama is replaced")

@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from gateway.bus import BusConfig, Inbound, MqttBus
+from gateway.ingest.bus import BusConfig, Inbound, MqttBus
 from tests.hardening.conftest import SecureBroker
 from tests.hardening.mqtt_probe import connect
 from tests.helpers import wait_for

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.local_services import Mosquitto, Postgres, free_port
 from gateway.store.migrate import migrate
-from gateway.vision_sink import DEFAULT_WEIGHTS
+from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from tests.helpers import Publisher, scalar, scrape, start_gateway, wait_for, wait_gateway_subscribed
 from tests.vision.scenario import incident_flight
 

@@ -13,7 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import yaml
 
-from gateway.bags_import import MqttTarget
+from gateway.bags.importer import MqttTarget
 
 SHARED_BAGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ros2bags"
 

@@ -14,7 +14,7 @@ from devices.encoding import Publish
 from devices.ros2.bags import BagFile, bag_typestore, decode_or_none
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Kind, parse_topic
-from gateway.bags_import import ImportOptions, import_bag
+from gateway.bags.importer import ImportOptions, import_bag
 from gateway.local_services import Mosquitto
 from tests.ros2.bagtools import SHARED_BAGS, Collector, metadata_counts, target
 

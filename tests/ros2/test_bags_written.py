@@ -15,7 +15,7 @@ from devices.ros2.convert import to_ns
 from devices.ros2.mapping import Ros2Mapper
 from devices.ros2.typestore import make_typestore, register_msg_text
 from devices.topics import Kind, parse_topic
-from gateway.bags_import import ImportOptions, import_bag
+from gateway.bags.importer import ImportOptions, import_bag
 from gateway.local_services import Mosquitto
 from tests.ros2.bagtools import Collector, target
 from tests.ros2.conftest import Build

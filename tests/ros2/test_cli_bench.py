@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from gateway.bench_ros2 import run_ros2_bench
-from gateway.cli_bags import app
+from gateway.bench.ros2 import run_ros2_bench
+from gateway.cli.bags import app
 from gateway.local_services import Mosquitto
 from tests.ros2.bagtools import SHARED_BAGS, Collector, metadata_counts
 

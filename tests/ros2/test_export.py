@@ -14,7 +14,7 @@ from rosbags.highlevel import AnyReader
 from devices.ros2.bags import BagFile
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Channel, Kind, Topic
-from gateway.bags_export import ExportError, ExportWindow, export_bag, incident_window
+from gateway.bags.exporter import ExportError, ExportWindow, export_bag, incident_window
 
 T0 = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 DEV = "drone-07"

@@ -1,6 +1,6 @@
 """Simulator in ros2 mode → MQTT → gateway → store equals JSON mode's result (same seed).
 
-Needs the gateway's ROS 2 router (``gateway.ros2_ingest.Ros2IngestRouter``, which calls
+Needs the gateway's ROS 2 router (``gateway.ingest.ros2.Ros2IngestRouter``, which calls
 ``devices.ros2.Ros2Mapper``); skipped until that module exists.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-pytest.importorskip("gateway.ros2_ingest", reason="gateway.ros2_ingest not written yet")
+pytest.importorskip("gateway.ingest.ros2", reason="gateway.ingest.ros2 not written yet")
 
 from devices.encoding import JsonEncoder, Publish
 from devices.ros2.encoder import Ros2Encoder

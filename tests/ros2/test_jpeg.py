@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from devices.ros2.jpeg import encode_jpeg
-from gateway.frames import check_jpeg
+from gateway.ingest.frames import check_jpeg
 
 
 def _segments(data: bytes) -> tuple[dict[int, list[bytes]], bytes]:

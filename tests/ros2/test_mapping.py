@@ -13,7 +13,7 @@ from devices.ros2.errors import Ros2DecodeError
 from devices.ros2.jpeg import encode_jpeg
 from devices.ros2.mapping import Ros2Mapper
 from devices.topics import Kind
-from gateway.frames import check_jpeg
+from gateway.ingest.frames import check_jpeg
 from tests.ros2.conftest import TS, Build, ros_topic
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)

@@ -165,7 +165,7 @@ def test_fleet_drone_inspects_with_frames_and_devices_refuse_what_they_cannot_do
     # What vision makes of them: the committed detector finds the garbage over the garbage and nothing
     # confident over the empty spot (the pose is the one it handles best, ~4.4 cm/px).
     pytest.importorskip("ultralytics")
-    from gateway.vision_sink import DEFAULT_WEIGHTS
+    from gateway.vision_link.sink import DEFAULT_WEIGHTS
     from vision.detector import DetectorConfig, create_detector
 
     if not DEFAULT_WEIGHTS.is_file():

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from devices.encoding import JsonEncoder
 from devices.payloads import Telemetry
-from gateway.cli_simulate import simulate
+from gateway.cli.simulate import simulate
 from gateway.local_services import Mosquitto, free_port
 from simulators.fleet import FleetProgress, run_fleet
 from simulators.sim import encode_messages, generate_messages
@@ -154,7 +154,7 @@ def test_ctrl_c_stops_cleanly(broker: Mosquitto) -> None:
     """The first SIGINT ends the run early: offline statuses, all acknowledged, exit 0."""
     tag = run_tag()
     col = Collector(broker.port, tag)
-    code = ("import typer; from gateway.cli_simulate import simulate; typer.run(simulate)")
+    code = ("import typer; from gateway.cli.simulate import simulate; typer.run(simulate)")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--sensors", "5", "--robots", "1", "--drones", "1",
          "--duration", "60", "--mqtt-url", broker.url, "--run-id", tag],

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.geography import distance_m
 from gateway.local_services import Mosquitto, free_port
-from gateway.vision_sink import DEFAULT_WEIGHTS
+from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from simulators.fleet import run_fleet
 from simulators.truth import read_truth
 from tests.helpers import scrape, start_gateway, wait_for, wait_gateway_subscribed

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.cli_triage import app, triage_config
+from gateway.cli.triage import app, triage_config
 from gateway.settings import Settings
 from tests.triage.conftest import DEV_SET, dev_lines
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from devices.geography import DISTRICTS, offset
-from gateway.vision_sink import DEFAULT_WEIGHTS
+from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from simulators.scenes.compose import render_scene
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import Detector, DetectorConfig, create_detector, register

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway.bench_vision import patrol_frames
-from gateway.vision_sink import DEFAULT_WEIGHTS
+from gateway.bench.vision import patrol_frames
+from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from vision.detector import Detection, DetectorConfig, create_detector
 from vision.errors import ModelLoadError
 from vision.pipeline import decode

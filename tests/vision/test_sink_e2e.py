@@ -18,10 +18,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.geography import distance_m
-from gateway.batch import Batch
-from gateway.bus import AckToken, Inbound
-from gateway.ingest import IngestLimits, Ingestor
-from gateway.vision_sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
+from gateway.ingest.bus import AckToken, Inbound
+from gateway.ingest.pipeline import IngestLimits, Ingestor
+from gateway.store.batch import Batch
+from gateway.vision_link.sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
 from tests.helpers import Publisher, wait_for
 from tests.vision.scenario import EXPECTED, Shot, control_flight, incident_flight, planted
 from vision.detector import DetectorConfig, create_detector

@@ -12,7 +12,7 @@ import numpy as np
 from devices.geography import DISTRICTS
 from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
-from gateway.vision_sink import FrameQueue, VisionConfig, VisionSink, _Queued
+from gateway.vision_link.sink import FrameQueue, VisionConfig, VisionSink, _Queued
 from simulators.scenes.drone_view import Frame
 from vision.detector import Detection, DetectorConfig
 from vision.pipeline import FrameIn

@@ -15,9 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.geography import DISTRICTS, distance_m
 from devices.payloads import Event, FrameMeta
-from gateway.cli_vision import FrameLink
+from gateway.cli.vision import FrameLink
 from gateway.settings import Settings
-from gateway.vision_sink import VisionConfig, VisionSink
+from gateway.vision_link.sink import VisionConfig, VisionSink
 from simulators.scenes.drone_view import Frame
 from tests.helpers import Publisher, wait_for
 from vision.detector import Detection, DetectorConfig

@@ -25,7 +25,7 @@ import psycopg
 from devices.payloads import FrameMeta
 from devices.topics import Topic
 from gateway.store.observations import ObservationRow, insert_observations
-from gateway.vision_pending import PendingObservations
+from gateway.vision_link.pending import PendingObservations
 from vision.dedup import DedupConfig
 from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
@@ -34,7 +34,7 @@ from vision.rules import RulesConfig
 from vision.zones import ZONES_DIR, ZoneMap
 
 log = logging.getLogger(__name__)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "vision" / "weights" / "urban-yolov8n.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
 OBS_NAMESPACE = uuid.UUID("6f1c7a9e-3d2b-4c1e-9a55-2b7e0f3c8d10")
 
 

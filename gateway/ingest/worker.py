@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 
 from devices.topics import ROOT, shared
-from gateway.batch import Batch, DeviceSeen
-from gateway.bus import BusConfig, Inbound, MqttBus, backoff_delay
-from gateway.ingest import FrameSink, IngestLimits, Ingestor, Ros2Router
+from gateway.ingest.bus import BusConfig, Inbound, MqttBus, backoff_delay
+from gateway.ingest.pipeline import FrameSink, IngestLimits, Ingestor, Ros2Router
 from gateway.settings import Settings
+from gateway.store.batch import Batch, DeviceSeen
 from gateway.store.spill import SpillFile, sightings
 from gateway.store.writer import StoreError, load_devices, upsert_devices, write_batch
 

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from gateway import cli_vision_models
+from gateway.cli import vision_models as cli_vision_models
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.store.observations import ObservationRow
-    from gateway.vision_sink import VisionSink
+    from gateway.vision_link.sink import VisionSink
 
 app = typer.Typer(help="Vision: train/export the urban detector, run a detection worker.", no_args_is_help=True)
 console = Console(stderr=True)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "vision" / "weights" / "urban-yolov8n.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
 
 
 cli_vision_models.register(app)
@@ -72,7 +72,7 @@ def worker(
     import time
 
     from gateway.settings import Settings
-    from gateway.vision_sink import VisionConfig, VisionSink
+    from gateway.vision_link.sink import VisionConfig, VisionSink
     from vision.detector import create_detector
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -168,7 +168,7 @@ class FrameLink:
 
         from devices.payloads import MAX_FRAME_BYTES, FrameMeta
         from devices.topics import Channel, TopicError, parse_topic
-        from gateway.frames import FrameError, check_jpeg
+        from gateway.ingest.frames import FrameError, check_jpeg
 
         try:
             topic = parse_topic(msg.topic)

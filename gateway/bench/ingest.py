@@ -209,7 +209,7 @@ def run_gateways(broker: Mosquitto, db: Postgres, workers: int, log_dir: Path) -
     for i in range(workers):
         log = open(log_dir / f"gateway-{i}.log", "wb")  # noqa: SIM115 - owned by the child
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "gateway", "--no-http", "--client-id", f"bench-gw{workers}-{i}"],
+            [sys.executable, "-m", "gateway.cli.main", "gateway", "--no-http", "--client-id", f"bench-gw{workers}-{i}"],
             env=env, stdout=log, stderr=subprocess.STDOUT))
     return procs
 

@@ -1,4 +1,4 @@
-"""``urbanops bags import|export`` (typer sub-app ``app``; mounted by ``gateway.cli``)."""
+"""``urbanops bags import|export`` (typer sub-app ``app``; mounted by ``gateway.cli.main``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import typer
 
 from devices.ros2.errors import Ros2Error
 from devices.topics import Kind
-from gateway.bags_export import ExportError, ExportWindow, export_bag, incident_window
-from gateway.bags_import import BagImportError, ImportOptions, MqttTarget, import_bag
+from gateway.bags.exporter import ExportError, ExportWindow, export_bag, incident_window
+from gateway.bags.importer import BagImportError, ImportOptions, MqttTarget, import_bag
 from gateway.settings import Settings
 
 app = typer.Typer(help="Replay ROS 2 bags into the platform, or export evidence as a bag.",

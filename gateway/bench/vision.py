@@ -28,7 +28,7 @@ import numpy as np
 from devices.geography import DISTRICTS, offset
 from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
-from gateway.vision_sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
+from gateway.vision_link.sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
 from vision.pipeline import decode

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from devices.ros2 import Ros2DecodeError, Ros2Mapper, make_typestore
 from devices.topics import Topic
-from gateway.batch import Batch
-from gateway.bus import Inbound
-from gateway.ingest import Ingestor, Rejected
+from gateway.ingest.bus import Inbound
+from gateway.ingest.pipeline import Ingestor, Rejected
 from gateway.settings import Settings
+from gateway.store.batch import Batch
 
 
 class Ros2IngestRouter:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 console = Console(stderr=True)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "vision" / "weights" / "urban-yolov8n.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
 # Calibration images for INT8 come from seeds that no split of the training recipe uses
 # (train 1, val 2, held-out 3): the INT8 model must not have seen what scores it.
 CALIBRATION_SEED = 101
@@ -28,7 +28,7 @@ def _say(text: str) -> None:
 
 def calibration_images() -> list[tuple[np.ndarray, int]]:
     """Rendered scenes at the training size and drone patrol frames at the gateway's size."""
-    from gateway.bench_vision import patrol_frames
+    from gateway.bench.vision import patrol_frames
     from simulators.scenes.compose import render_scene
     from simulators.scenes.survey import survey_scene
     from vision.pipeline import decode

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from devices.metrics import METRICS_BY_KIND, PLAUSIBLE
 from devices.payloads import MAX_FRAME_BYTES, MAX_JSON_BYTES, Event, FrameMeta, Position, Status, Telemetry
 from devices.topics import Channel, Topic, TopicError, parse_topic
-from gateway.batch import Batch, DeviceSeen
-from gateway.bus import Inbound
-from gateway.fast_telemetry import FastPosition, TelemetryDecoder
-from gateway.frames import FrameError, check_jpeg
+from gateway.ingest.bus import Inbound
+from gateway.ingest.fast_telemetry import FastPosition, TelemetryDecoder
+from gateway.ingest.frames import FrameError, check_jpeg
+from gateway.store.batch import Batch, DeviceSeen
 
 log = logging.getLogger(__name__)
 EXCERPT_BYTES = 512
@@ -52,7 +52,7 @@ class IngestLimits:
     max_age_days: float = 365.0
     max_clock_skew_s: float = 300.0
     dedupe_cache_size: int = 200_000
-    # Telemetry through gateway.fast_telemetry first (the model decides whatever it leaves).
+    # Telemetry through gateway.ingest.fast_telemetry first (the model decides whatever it leaves).
     fast_telemetry: bool = True
 
 

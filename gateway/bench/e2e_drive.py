@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 
 from devices.geography import LatLon
 from devices.topics import Channel, Kind, Topic
-from gateway.bench_e2e_plan import (
+from gateway.bench.e2e_plan import (
     DRONE_ALT_M,
     DRONE_SPEED_M_S,
     HOLD_S,

@@ -1,6 +1,6 @@
 """How fast the fleet publishes (QoS 1, every PUBACK awaited) to a private local Mosquitto.
 
-    .venv/bin/python -m gateway.bench_publish --sensors 500 --rate 20 --duration 10
+    .venv/bin/python -m gateway.bench.publish --sensors 500 --rate 20 --duration 10
 
 Prints one JSON object: msgs/s (wall), and CPU seconds used by the publisher and the broker
 (so the cost per message is visible even on a busy machine).

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway import mqtt_wire as wire
+from gateway.ingest import wire
+from gateway.store.batch import AckToken
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,6 @@ AUTH_FAILURES = {0x86, 0x87, 0x8A, 0x8C}  # bad user/password, not authorized, b
 
 class MqttAuthError(RuntimeError):
     """The broker refused our credentials; reconnecting would not help."""
-
-
-@dataclass(frozen=True, slots=True)
-class AckToken:
-    generation: int  # which connection delivered it: a mid is only valid on that one
-    mid: int
-    qos: int
 
 
 @dataclass(slots=True)

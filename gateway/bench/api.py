@@ -41,8 +41,8 @@ from psycopg.types.json import Jsonb
 from starlette.types import ASGIApp
 
 from gateway.api import create_app
-from gateway.auth import hash_secret, new_secret
 from gateway.local_services import Postgres, free_port
+from gateway.security.auth import hash_secret, new_secret
 from gateway.settings import Settings
 from gateway.store.migrate import migrate
 from gateway.store.observations import FEED_CHANNEL

@@ -1,4 +1,4 @@
-"""``python -m gateway.bench_patrol``: the patrol camera's cost and the detector's silence on it.
+"""``python -m gateway.bench.patrol``: the patrol camera's cost and the detector's silence on it.
 
 Runs the ``drone_survey`` scenario unpaced with the patrol camera on, times the rendering of
 each frame (the simulator's cost per frame), then runs the committed detector on every frame
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.geography import distance_m
-from gateway.vision_sink import DEFAULT_WEIGHTS
+from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from simulators.config import FleetConfig
 from simulators.drones import Drone
 from simulators.sim import FleetSim
@@ -23,7 +23,7 @@ from vision.detector import DetectorConfig, create_detector
 from vision.pipeline import decode
 from vision.rules import RulesConfig
 
-SCENARIO = Path(__file__).resolve().parents[1] / "simulators" / "scenarios" / "drone_survey.yaml"
+SCENARIO = Path(__file__).resolve().parents[2] / "simulators" / "scenarios" / "drone_survey.yaml"
 EMPTY_BEYOND_M = 40.0  # the footprint is ~32 x 24 m: farther than this, nothing planted is in view
 
 

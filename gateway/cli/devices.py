@@ -1,8 +1,8 @@
 """``urbanops devices``: broker accounts for field devices, and TLS material for the broker.
 
-``provision`` writes Mosquitto's password and ACL files (see ``gateway.provision``); the new
+``provision`` writes Mosquitto's password and ACL files (see ``gateway.security.provision``); the new
 passwords go only to ``credentials.jsonl`` (mode 0600), never to the terminal. ``tls-certs``
-makes a self-signed CA, a server certificate and the listener lines (``gateway.tls``).
+makes a self-signed CA, a server certificate and the listener lines (``gateway.security.tls``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 
 from devices.topics import Kind, TopicError
-from gateway.provision import ProvisionError, provision
-from gateway.tls import DEFAULT_HOSTS, TLS_PORT, TlsError, make_certs
+from gateway.security.provision import ProvisionError, provision
+from gateway.security.tls import DEFAULT_HOSTS, TLS_PORT, TlsError, make_certs
 
 app = typer.Typer(help="Device broker accounts (Mosquitto passwords and ACLs) and TLS certificates.",
                   no_args_is_help=True)

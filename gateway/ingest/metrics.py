@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.ingest_worker import IngestWorker
+from gateway.ingest.worker import IngestWorker
 
 
 class IngestCollector(Collector):

@@ -18,7 +18,7 @@ import psycopg
 
 from devices.payloads import DEVICE_EVENT_LABELS, ROBOT_EVENT_LABELS, VISION_LABELS, Event
 from devices.topics import Topic
-from gateway.batch import Batch
+from gateway.store.batch import Batch
 from gateway.store.observations import ObservationRow, insert_observations
 from triage.thresholds import ThresholdTracker
 

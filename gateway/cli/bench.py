@@ -38,7 +38,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Telemetry ingest: private broker + DB, 1 and 2 gateways, naive baseline, loss, lag, CPU/msg."""
-    from gateway.bench_ingest import run_ingest_bench
+    from gateway.bench.ingest import run_ingest_bench
 
     counts = [int(w) for w in workers.split(",") if w.strip()]
     result = run_ingest_bench(duration, rate, counts, devices, baseline,
@@ -52,7 +52,7 @@ def ros2(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """ROS 2 decode + mapping throughput (NavSatFix, CompressedImage)."""
-    from gateway.bench_ros2 import run_ros2_bench
+    from gateway.bench.ros2 import run_ros2_bench
 
     console.print("[bench] decoding ROS 2 messages")
     _emit(run_ros2_bench(duration), as_json)
@@ -69,7 +69,7 @@ def vision(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Vision pipeline frames/s and latency at 640 px vs its runtime alone and PyTorch predict (same run)."""
-    from gateway.bench_vision import run_vision_bench
+    from gateway.bench.vision import run_vision_bench
     from gateway.settings import Settings
 
     defaults = Settings()
@@ -130,7 +130,7 @@ def api(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Live-feed clients + request load on the incidents API: latency percentiles and errors."""
-    from gateway.bench_api import run_api_bench
+    from gateway.bench.api import run_api_bench
 
     console.print(f"[bench] {clients} feed clients, {rps:.0f} req/s for {duration:.0f}s")
     _emit(run_api_bench(duration, clients, rps, notifies=notifies), as_json)
@@ -147,7 +147,7 @@ def e2e(
 ) -> None:
     """Planted incidents (sensors, robots, Open311, drone frames) through broker, gateway and database:
     tickets right, false, duplicated, and seconds from first sign to readable in the API."""
-    from gateway.bench_e2e import run_e2e_bench
+    from gateway.bench.e2e import run_e2e_bench
 
     result = run_e2e_bench(duration, drain, vision, progress=lambda text: console.print(f"[bench] {text}"))
     if not as_json:

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from devices.geography import distance_m
-from gateway.bench_e2e_plan import SOURCES, Plan
-from gateway.bench_e2e_watch import Linker, SeenTicket
+from gateway.bench.e2e_plan import SOURCES, Plan
+from gateway.bench.e2e_watch import Linker, SeenTicket
 
 VISION_MATCH_M = 50.0
 DEVICE_SOURCES = ("sensor", "robot", "vision")  # the "device-raised" incidents

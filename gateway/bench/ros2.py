@@ -93,7 +93,7 @@ def run_ros2_bench(duration_s: float) -> dict[str, float | int | str]:
     }
 
 
-if __name__ == "__main__":  # python -m gateway.bench_ros2 [seconds]
+if __name__ == "__main__":  # python -m gateway.bench.ros2 [seconds]
     import json
     import sys
 

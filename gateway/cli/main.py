@@ -10,8 +10,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway import cli_bags, cli_bench, cli_devices, cli_tokens, cli_triage, cli_vision
-from gateway.cli_simulate import simulate
+from gateway.cli import bags as cli_bags
+from gateway.cli import bench as cli_bench
+from gateway.cli import devices as cli_devices
+from gateway.cli import tokens as cli_tokens
+from gateway.cli import triage as cli_triage
+from gateway.cli import vision as cli_vision
+from gateway.cli.simulate import simulate
 from gateway.settings import Settings
 from gateway.shutdown import wait_for_signal
 
@@ -74,7 +79,7 @@ def demo(
     state_dir: Annotated[Path, typer.Option(help="Private broker/database lives here.")] = Path(".local/demo"),
 ) -> None:
     """Start a private broker and database, the gateway and the simulators; print the URL."""
-    from gateway.demo import run_demo
+    from gateway.cli.demo import run_demo
 
     _logging(False)
     run_demo(Settings(), duration_s=duration, sensors=sensors, robots=robots, drones=drones,

@@ -27,12 +27,12 @@ from typing import Any
 import psycopg
 from rich.console import Console
 
-from gateway.auth import Role, create_token
 from gateway.local_services import free_port, private_services
+from gateway.security.auth import Role, create_token
 from gateway.settings import Settings
 from gateway.store.migrate import migrate
 
-SCENARIO = Path(__file__).resolve().parents[1] / "simulators" / "scenarios" / "smoke_and_spill.yaml"
+SCENARIO = Path(__file__).resolve().parents[2] / "simulators" / "scenarios" / "smoke_and_spill.yaml"
 SPEED_FACTOR = 10.0  # robot-01's spill (at 30 s) is cleaned and its ticket resolved within ~30 s
 # One frame per telemetry tick: a drone reaching a patrol waypoint (a scenario's incident) is
 # photographed right over it. Two drones cost ~0.15 core of rendering plus the detector's share.
@@ -92,7 +92,7 @@ def _print_dispatch(database_url: str, stop: threading.Event, console: Console) 
 
 def _vision_available(settings: Settings) -> bool:
     """The detector's weights and runtime are installed (both are optional extras)."""
-    from gateway.vision_sink import DEFAULT_WEIGHTS
+    from gateway.vision_link.sink import DEFAULT_WEIGHTS
 
     weights = settings.yolo_weights or DEFAULT_WEIGHTS
     return weights.is_file() and importlib.util.find_spec("ultralytics") is not None

@@ -29,22 +29,22 @@ from typing import Any
 import httpx
 import psycopg
 
-from gateway.auth import Role, create_token
-from gateway.bench_e2e_drive import Driver, render_frames
-from gateway.bench_e2e_plan import Plan, build_plan
-from gateway.bench_e2e_score import linker, percentile, score
-from gateway.bench_e2e_watch import Linker, SeenTicket, TicketWatcher
+from gateway.bench.e2e_drive import Driver, render_frames
+from gateway.bench.e2e_plan import Plan, build_plan
+from gateway.bench.e2e_score import linker, percentile, score
+from gateway.bench.e2e_watch import Linker, SeenTicket, TicketWatcher
 from gateway.local_services import Mosquitto, Postgres, free_port
+from gateway.security.auth import Role, create_token
 from gateway.store.migrate import migrate
 
 Progress = Callable[[str], None]
 
 
 def vision_available() -> bool:
-    """The vision extra is installed (``gateway.vision_sink`` itself needs OpenCV) with its weights."""
+    """The vision extra is installed (``gateway.vision_link.sink`` itself needs OpenCV) with its weights."""
     if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("cv2") is None:
         return False
-    from gateway.vision_sink import DEFAULT_WEIGHTS
+    from gateway.vision_link.sink import DEFAULT_WEIGHTS
 
     return DEFAULT_WEIGHTS.is_file()
 
@@ -63,7 +63,7 @@ def _start_gateway(broker: Mosquitto, db: Postgres, port: int, root: Path, visio
            "URBANOPS_HTTP_PORT": str(port), "URBANOPS_DATA_DIR": str(root / "data"),
            "URBANOPS_VISION_ENABLED": "true" if vision else "false", "URBANOPS_MQTT_SHARE_GROUP": ""}
     log = open(root / "gateway.log", "wb")  # noqa: SIM115 - owned by the child
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "gateway", "--client-id", "e2e-gateway"],
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "gateway", "--client-id", "e2e-gateway"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

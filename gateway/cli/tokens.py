@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import psycopg
 import typer
 
-from gateway.auth import Role, Token, TokenNotFound, create_token, list_tokens, revoke_token
+from gateway.security.auth import Role, Token, TokenNotFound, create_token, list_tokens, revoke_token
 from gateway.settings import Settings
 
 T = TypeVar("T")

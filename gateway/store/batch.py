@@ -9,7 +9,16 @@ from datetime import datetime
 
 from devices.payloads import Event
 from devices.topics import Topic
-from gateway.bus import AckToken
+
+
+@dataclass(frozen=True, slots=True)
+class AckToken:
+    """A broker delivery to acknowledge once the batch holding it is committed (``gateway.ingest.bus``)."""
+
+    generation: int  # which connection delivered it: a mid is only valid on that one
+    mid: int
+    qos: int
+
 
 TelemetryRow = tuple[datetime, str, str, float, str, datetime]
 PositionRow = tuple[datetime, str, float, float, float | None, str]

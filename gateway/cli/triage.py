@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from gateway import cli_triage_model
+from gateway.cli import triage_model as cli_triage_model
 from gateway.settings import Settings
 from gateway.triage_svc.config import build_backend, build_shadow, triage_config
 from triage.assess import assess_lines
