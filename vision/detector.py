@@ -18,6 +18,9 @@ import numpy as np
 
 from vision.errors import VisionError
 
+# The urban detector this package ships (PyTorch; its exported ONNX and OpenVINO files sit beside it).
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "urban-yolov8n.pt"
+
 
 @dataclass(frozen=True, slots=True)
 class Detection:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from gateway.cli import vision_models as cli_vision_models
+from vision.detector import SHIPPED_WEIGHTS
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Vision: train/export the urban detector, run a detection worker.", no_args_is_help=True)
 console = Console(stderr=True)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
 
 
 cli_vision_models.register(app)
@@ -32,7 +32,7 @@ def _say(text: str) -> None:
 
 @app.command()
 def train(
-    out: Annotated[Path, typer.Option(help="Where the weights and their JSON report go.")] = DEFAULT_WEIGHTS.parent,
+    out: Annotated[Path, typer.Option(help="Where the weights and their JSON report go.")] = SHIPPED_WEIGHTS.parent,
     work: Annotated[Path, typer.Option(help="Scratch folder for rendered data and runs.")] = Path(".local/vision"),
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     n_train: Annotated[int, typer.Option(min=10)] = 1500,

@@ -11,8 +11,9 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from vision.detector import SHIPPED_WEIGHTS
+
 console = Console(stderr=True)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
 # Calibration images for INT8 come from seeds that no split of the training recipe uses
 # (train 1, val 2, held-out 3): the INT8 model must not have seen what scores it.
 CALIBRATION_SEED = 101
@@ -51,7 +52,7 @@ def _detector(runtime: str, weights: Path, imgsz: int, device: str) -> Any:
 
 
 def evaluate(
-    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
+    weights: Annotated[Path, typer.Option()] = SHIPPED_WEIGHTS,
     work: Annotated[Path, typer.Option(help="Scratch folder for the rendered held-out set.")] = Path(".local/vision"),
     n: Annotated[int, typer.Option(min=10)] = 400,
     seed: Annotated[int, typer.Option()] = 3,
@@ -92,7 +93,7 @@ def evaluate(
 def export(
     fmt: Annotated[str, typer.Option("--format", help="onnx | openvino-int8 (from the .onnx beside WEIGHTS) | "
                                                       "engine (TensorRT, on the target GPU) | torchscript")] = "onnx",
-    weights: Annotated[Path, typer.Option()] = DEFAULT_WEIGHTS,
+    weights: Annotated[Path, typer.Option()] = SHIPPED_WEIGHTS,
     imgsz: Annotated[int, typer.Option(min=64)] = 640,
     device: Annotated[str, typer.Option(help="cpu for onnx; cuda:N for engine")] = "cpu",
     half: Annotated[bool, typer.Option(help="FP16 (engine on GPU)")] = False,

@@ -27,14 +27,14 @@ from devices.topics import Topic
 from gateway.store.observations import ObservationRow, insert_observations
 from gateway.vision_link.pending import PendingObservations
 from vision.dedup import DedupConfig
-from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
+from vision.detector import BACKEND_OF_RUNTIME, SHIPPED_WEIGHTS, Detector, DetectorConfig, create_detector
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
 from vision.privacy import Redactor
 from vision.rules import RulesConfig
 from vision.zones import ZONES_DIR, ZoneMap
 
 log = logging.getLogger(__name__)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "vision" / "weights" / "urban-yolov8n.pt"
+DEFAULT_WEIGHTS = SHIPPED_WEIGHTS  # the gateway's detector when settings.yolo_weights names none
 OBS_NAMESPACE = uuid.UUID("6f1c7a9e-3d2b-4c1e-9a55-2b7e0f3c8d10")
 
 
