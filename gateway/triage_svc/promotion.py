@@ -4,8 +4,9 @@ not worse than the live model on the tickets people confirmed while it ran in sh
 "Not worse" on the holdout: category, agency and severity-within-one each at most
 ``FIELD_SLACK`` below the live model. A city that decides a routing differently from the default
 policy, and teaches it through overrides, makes the holdout reports labelled the default way
-"wrong" on purpose: a candidate that learned the city's rule lost six night-construction cases
-(1 point of agency) for doing what the managers asked. So, given the city's labelled tickets,
+"wrong" on purpose: a candidate that learned the city's routing of night construction lost
+six holdout noise cases labelled the default way (1 point of agency) for doing what the
+managers asked. So, given the city's labelled tickets,
 both models are scored on the holdout *under the city's policy*: the holdout reports that read
 like the overrides take the city's value (the same rule, fitted on the same training corpus, as
 ``triage.learned.city_policy`` applies before training). The figures on the holdout as frozen

@@ -15,6 +15,7 @@ records live in the training run only; the corpus files are never edited.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,12 @@ def _overridden_fields(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f for f in meta.get("fields", FIELDS) if f in FIELDS)
 
 
+def _open_cases(examples: list[Any], category: str, attr: str, value: str, skip: frozenset[int]) -> list[int]:
+    """The reports of ``category`` a rule could move: with text, not overrides, not yet ``value``."""
+    return [j for j, e in enumerate(examples)
+            if j not in skip and e.has_text and e.category == category and getattr(e, attr) != value]
+
+
 @dataclass
 class PolicyRule:
     """One (category, field, value) the city decided, as two tf-idf centroids."""
@@ -43,10 +50,17 @@ class PolicyRule:
     towards: np.ndarray  # centroid of the overrides
     usual: np.ndarray  # centroid of the category's other reports
 
+    def apply(self, examples: list[Any], rows: list[int], x: Any) -> int:
+        """Give the city's value to those of ``rows`` (tf-idf ``x``) closer to the overrides."""
+        like_city = (x @ self.towards.T).ravel() > (x @ self.usual.T).ravel()
+        for j in np.asarray(rows)[like_city]:
+            setattr(examples[int(j)], self.attr, self.value)
+        return int(like_city.sum())
+
 
 @dataclass
 class CityPolicy:
-    """What ``adopt_overrides`` learned; ``relabel`` applies it to reports it was not fitted on."""
+    """What ``fit_city_policy`` learned; ``relabel`` applies it to reports it was not fitted on."""
 
     vectorizer: Any
     rules: list[PolicyRule] = field(default_factory=list)
@@ -55,16 +69,11 @@ class CityPolicy:
         """Give the city's value to the examples that read like its overrides; counts per field."""
         changed: Counter[str] = Counter()
         for rule in self.rules:
-            rest = [j for j, e in enumerate(examples) if j not in skip and e.has_text
-                    and e.category == rule.category and getattr(e, rule.attr) != rule.value]
-            if not rest:
-                continue
-            x = self.vectorizer.transform([examples[j].tokens for j in rest])
-            like_city = (x @ rule.towards.T).ravel() > (x @ rule.usual.T).ravel()
-            for j in np.asarray(rest)[like_city]:
-                setattr(examples[int(j)], rule.attr, rule.value)
-                changed[rule.attr] += 1
-        return dict(changed)
+            rows = _open_cases(examples, rule.category, rule.attr, rule.value, skip)
+            if rows:
+                changed[rule.attr] += rule.apply(examples, rows, self.vectorizer.transform(
+                    [examples[j].tokens for j in rows]))
+        return {k: v for k, v in changed.items() if v}
 
 
 def fit_city_policy(examples: list[Any], records: list[dict[str, Any]]) -> CityPolicy | None:
@@ -72,7 +81,8 @@ def fit_city_policy(examples: list[Any], records: list[dict[str, Any]]) -> CityP
 
     Overrides are grouped by (category, field, value); each group is its own centroid, so
     routing one kind of report differently leaves the category's other reports alone. Groups
-    are fitted in turn, each on the labels the previous ones left (as ``relabel`` applies them).
+    are fitted in turn, each on the labels the previous ones left (as ``relabel`` applies them),
+    on copies: the fit does not edit ``examples``.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
@@ -87,22 +97,19 @@ def fit_city_policy(examples: list[Any], records: list[dict[str, Any]]) -> CityP
     vec = TfidfVectorizer(analyzer=lambda tokens: [t for t in tokens if not t.startswith("x:")],
                           sublinear_tf=True, min_df=2, dtype=np.float32)
     x = vec.fit_transform([e.tokens for e in examples])
-    in_city = set(city)
+    in_city = frozenset(city)
     policy = CityPolicy(vec)
-    labels = {f: [getattr(e, f) for e in examples] for f in FIELDS}  # the fit must not edit examples
+    labelled = [copy.copy(e) for e in examples]
     for (category, f, value), members in groups.items():
         if len(members) < 3:  # one or two corrections are a ticket, not a policy
             continue
-        rest = [j for j, e in enumerate(examples)
-                if j not in in_city and e.has_text and e.category == category and labels[f][j] != value]
-        if not rest:
+        rows = _open_cases(labelled, category, f, value, in_city)
+        if not rows:
             continue
         rule = PolicyRule(category, f, value, normalize(np.asarray(x[members].mean(axis=0))),
-                          normalize(np.asarray(x[rest].mean(axis=0))))
+                          normalize(np.asarray(x[rows].mean(axis=0))))
         policy.rules.append(rule)
-        like_city = (x[rest] @ rule.towards.T).ravel() > (x[rest] @ rule.usual.T).ravel()
-        for j in np.asarray(rest)[like_city]:
-            labels[f][int(j)] = value
+        rule.apply(labelled, rows, x[rows])
     return policy
 
 
