@@ -15,9 +15,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     URBANOPS_HTTP_HOST=0.0.0.0 \
     URBANOPS_HTTP_PORT=8000 \
-    URBANOPS_DATA_DIR=/var/lib/urbanops
+    URBANOPS_DATA_DIR=/var/lib/urbanops \
+    URBANOPS_CITY_DIR=/etc/urbanops/city
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels
+# The demo city pack; mount the city's own over /etc/urbanops/city (citypack/README.md).
+COPY cities/shenzhen-demo /etc/urbanops/city
 COPY deploy/healthcheck.py /usr/local/bin/urbanops-healthcheck
 RUN chmod 0755 /usr/local/bin/urbanops-healthcheck \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/urbanops --create-home urbanops

@@ -12,7 +12,7 @@ demo: setup
 	$(VENV)/urbanops demo $(if $(DURATION),--duration $(DURATION),)
 
 lint: setup
-	$(VENV)/ruff check devices gateway vision triage simulators tests
+	$(VENV)/ruff check devices citypack gateway vision triage simulators tests
 
 typecheck: setup
 	$(VENV)/mypy

@@ -1,10 +1,10 @@
-"""A small built-in geography: Shenzhen districts, named places and a street grid.
+"""Geography shared by everyone: districts, named places, a street grid, distances.
 
-Coordinates are real-ish (district centres and boxes are close to the real ones, the street
-grid is a simplification). The districts are the ``{district}`` of every topic, and the place
-tags the closed set triage understands, so this is shared vocabulary: simulators place devices
-here, the gateway's API draws and checks districts with it, vision and dispatch render
-incidents and route responders on it. Keep it free of simulator state.
+A city's districts come from its city pack (``citypack``: ``cities/<city>/districts.geojson``
+and ``places.geojson``), not from code; this module holds the types and the arithmetic. The
+districts are the ``{district}`` of every topic, and the place tags the closed set triage
+understands, so this is shared vocabulary: simulators place devices with it, vision and
+dispatch render incidents and route responders on it. Keep it free of simulator state.
 """
 
 from __future__ import annotations
@@ -157,56 +157,3 @@ class District:
 
     def contains(self, lat: float, lon: float) -> bool:
         return self.bbox.contains(lat, lon)
-
-
-DISTRICTS: dict[str, District] = {
-    d.name: d
-    for d in (
-        District(
-            "futian", "福田区", LatLon(22.5431, 114.0579),
-            BBox(22.505, 113.995, 22.590, 114.098),
-            depot=LatLon(22.5405, 114.0520), drone_base=LatLon(22.5470, 114.0640),
-            places=(
-                Place("Lianhuashan Park", 22.5570, 114.0550, ("park",)),
-                Place("Futian Station", 22.5375, 114.0560, ("metro", "road")),
-                Place("Shenzhen Children's Hospital", 22.5500, 114.0470, ("hospital",)),
-                Place("Huaqiangbei", 22.5450, 114.0850, ("market", "metro")),
-                Place("Shennan Boulevard at Caitian Road", 22.5390, 114.0620, ("road",)),
-                Place("Futian River", 22.5280, 114.0500, ("river", "park")),
-            ),
-        ),
-        District(
-            "nanshan", "南山区", LatLon(22.5329, 113.9305),
-            BBox(22.475, 113.880, 22.620, 113.995),
-            depot=LatLon(22.5300, 113.9350), drone_base=LatLon(22.5360, 113.9250),
-            places=(
-                Place("Shenzhen Bay Park", 22.5080, 113.9550, ("park",)),
-                Place("Nanshan Hospital", 22.5270, 113.9230, ("hospital",)),
-                Place("Shenzhen University", 22.5340, 113.9340, ("school",)),
-                Place("Science Park", 22.5400, 113.9530, ("industrial", "metro")),
-                Place("Nantou Ancient Town", 22.5460, 113.9210, ("residential", "market")),
-                Place("Shekou Port", 22.4860, 113.9120, ("industrial", "road")),
-            ),
-        ),
-        District(
-            "luohu", "罗湖区", LatLon(22.5484, 114.1315),
-            BBox(22.530, 114.098, 22.610, 114.215),
-            depot=LatLon(22.5450, 114.1260), drone_base=LatLon(22.5520, 114.1380),
-            places=(
-                Place("Dongmen Pedestrian Street", 22.5470, 114.1200, ("market",)),
-                Place("Luohu Station", 22.5320, 114.1170, ("metro", "road")),
-                Place("Shenzhen People's Hospital", 22.5580, 114.1230, ("hospital",)),
-                Place("Shenzhen Reservoir", 22.5720, 114.1470, ("river", "park")),
-                Place("Sungang Market", 22.5655, 114.1030, ("market", "industrial")),
-            ),
-        ),
-    )
-}
-
-
-def get_district(name: str) -> District:
-    try:
-        return DISTRICTS[name]
-    except KeyError:
-        known = ", ".join(sorted(DISTRICTS))
-        raise GeographyError(f"unknown district {name!r} (known: {known})") from None

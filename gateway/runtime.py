@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from gateway.city import CityHolder
 from gateway.dispatch import DispatchConfig, DispatchService
 from gateway.ingest.metrics import IngestCollector, StatsCollector
 from gateway.ingest.observe import ObservationExtractor
@@ -30,8 +31,13 @@ log = logging.getLogger(__name__)
 class GatewayRuntime:
     def __init__(self, settings: Settings, *, http: bool = True, client_id: str | None = None,
                  dispatch: DispatchConfig | None = None, webhooks: WebhookConfig | None = None) -> None:
-        """``dispatch`` / ``webhooks`` override the configs built from settings (tests, embedding)."""
+        """``dispatch`` / ``webhooks`` override the configs built from settings (tests, embedding).
+
+        The city pack is read first: a gateway with an unusable pack does not start
+        (``citypack.PackError`` lists every problem).
+        """
         self.settings = settings
+        self.city = CityHolder(settings.city_dir)
         self.registry = CollectorRegistry()
         self.observations = ObservationExtractor(settings.database_url, self._device)
         self.vision: Any = None
@@ -39,8 +45,10 @@ class GatewayRuntime:
             from gateway.vision_link.sink import VisionConfig, VisionSink  # cv2/torch only when asked for
             from vision.detector import create_detector
 
-            self.vision = VisionSink(VisionConfig.from_settings(settings), create_detector,
-                                     settings.database_url, settings.data_dir)
+            self.vision = VisionSink(VisionConfig.from_settings(settings, zones=zone_map(self.city.pack)),
+                                     create_detector, settings.database_url, settings.data_dir)
+            sink = self.vision
+            self.city.listeners.append(lambda pack: sink.set_zones(zone_map(pack)))
         self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id,
                                    listeners=[self.observations], frame_sink=self.vision)
         self.registry.register(IngestCollector(self.ingest))
@@ -48,8 +56,8 @@ class GatewayRuntime:
             self.registry.register(StatsCollector("vision", self.vision.stats))
         self.triage: TriageService | None = None
         if settings.triage_enabled:
-            self.triage = TriageService(settings.database_url, build_backend(settings),
-                                        publish=self.ingest.bus.publish, shadow=build_shadow(settings))
+            self.triage = TriageService(settings.database_url, build_backend(settings, city=self.city),
+                                        publish=self.ingest.bus.publish, shadow=build_shadow(settings, self.city))
             triage = self.triage
             self.registry.register(StatsCollector("triage", lambda: vars(triage.stats)))
         self.dispatch: DispatchService | None = None
@@ -82,7 +90,7 @@ class GatewayRuntime:
     def build_app(self) -> Any:
         from gateway.api.app import create_app
 
-        return create_app(self.settings, registry=self.registry, health=self.health)
+        return create_app(self.settings, registry=self.registry, health=self.health, city=self.city)
 
     def start(self, *, migrate_first: bool = True) -> GatewayRuntime:
         if migrate_first:
@@ -123,6 +131,13 @@ class GatewayRuntime:
     @property
     def url(self) -> str:
         return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+
+def zone_map(pack: Any) -> Any:
+    """Vision's zone rules from the pack's zones.geojson (vision reads no pack itself)."""
+    from vision.zones import ZoneMap
+
+    return ZoneMap.from_features(pack.zone_features())
 
 
 def _ros2_router(settings: Settings) -> Any:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citypack import DEMO_PACK
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     api_rate_burst: int = 60
     api_auth_fail_burst: int = 20
     data_dir: Path = Path("data")
+    # The city: districts, zones, places, agencies, SLA, escalation, plans (citypack/README.md).
+    # Reloaded on SIGHUP or POST /api/v1/admin/city/reload.
+    city_dir: Path = DEMO_PACK
 
     # ingest
     batch_max_rows: int = 5000
@@ -102,7 +107,7 @@ class Settings(BaseSettings):
     triage_backend: str = "learned"  # learned (text model under the rules' policy) | rules | llm
     triage_model: Path | None = None  # pinned model file; None: the registry's active one, else the shipped one
     triage_shadow_model: Path | None = None  # a candidate audited beside the live model, never acted on
-    city_timezone: str = "Asia/Shanghai"
+    city_timezone: str | None = None  # None: the city pack's time zone
     pii_salt: str = "urbanops"  # set a secret per deployment: placeholders' hashes link reports, not people
     llm_model: Path | None = None
     llm_timeout_s: float = 20.0

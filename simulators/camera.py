@@ -27,7 +27,7 @@ JPEG_QUALITY = 85
 # 32 x 24 m, the 24 m along the flight direction (image rows follow the heading).
 PATROL_GSD_M = 0.05
 # What the camera sees of a label: a car parked where it may not is, to a camera, just a car (the
-# gateway calls it illegal_parking from its no-parking zones, vision/zones/).
+# gateway calls it illegal_parking from the city pack's no-parking zones, cities/*/zones.geojson).
 DRAWN_AS = {"illegal_parking": "vehicle"}
 FRAME_RADIUS_M = 60.0  # planted things this close may be in the picture (footprints are <= 32 x 24 m)
 

@@ -23,7 +23,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from devices.geography import LatLon, get_district
+from citypack.cached import district as pack_district
+from devices.geography import LatLon, StreetGrid
 from devices.payloads import Action, Command, DeviceState, Event, Model, Position, Status, Telemetry
 from devices.topics import Channel, Kind, Topic
 from simulators.publisher import broker_address
@@ -53,9 +54,10 @@ class CommandedRobot:
 
     def __init__(self, device_id: str, district: str, mqtt_url: str, start: LatLon, *, battery_pct: float = 90.0,
                  speed_factor: float = 1.0, period_s: float = 0.2, clean_s: float = 60.0,
-                 outcome: str = "clean") -> None:
+                 outcome: str = "clean", grid: StreetGrid | None = None) -> None:
+        """``grid``: the district's streets (default: the demo city pack's)."""
         self.device_id, self.district = device_id, district
-        self.grid = get_district(district).grid
+        self.grid = grid or pack_district(district).grid
         self.pos, self.battery = start, battery_pct
         self.speed_factor, self.period_s, self.clean_s, self.outcome = speed_factor, period_s, clean_s, outcome
         self.executor = TaskExecutor(self.ACTIONS, self.SPEED_M_S, self._route, self._work_s)

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from devices.geography import DISTRICTS
+from citypack import PackError
+from citypack.cached import geography
+from devices.geography import District
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -34,6 +36,7 @@ class FleetConfig(BaseModel):
     duration_s: float = Field(default=60.0, gt=0)
     seed: int = 7
     districts: tuple[str, ...] = ("futian",)
+    city_dir: Path | None = None  # the city pack the devices live in; None: the shipped demo pack
     protocol: Literal["json", "ros2"] = "json"
     scenario: Path | None = None
     truth_path: Path | None = None
@@ -58,18 +61,30 @@ class FleetConfig(BaseModel):
     def _split(cls, v: object) -> object:
         return tuple(x.strip() for x in v.split(",") if x.strip()) if isinstance(v, str) else v
 
-    @field_validator("districts")
-    @classmethod
-    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    @model_validator(mode="after")
+    def _known(self) -> FleetConfig:
+        v = self.districts
         if not v:
             raise ValueError("at least one district")
-        unknown = [d for d in v if d not in DISTRICTS]
+        try:
+            known = self.geography
+        except PackError as err:
+            raise ValueError(str(err)) from None
+        unknown = [d for d in v if d not in known]
         if unknown:
             raise ValueError(f"unknown district(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(DISTRICTS))})")
+                             f"(known: {', '.join(sorted(known))})")
         if len(set(v)) != len(v):
             raise ValueError("districts listed twice")
-        return v
+        return self
+
+    @property
+    def geography(self) -> dict[str, District]:
+        """The city pack's districts (read once per process)."""
+        return geography(self.city_dir)
+
+    def district_list(self) -> list[District]:
+        return [self.geography[d] for d in self.districts]
 
     @property
     def devices(self) -> int:

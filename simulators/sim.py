@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from devices.encoding import Encoder, Publish
-from devices.geography import get_district
 from simulators.config import FleetConfig
 from simulators.device import SimContext, SimDevice, SimMessage
 from simulators.drones import Drone
@@ -27,7 +26,7 @@ from simulators.truth import TruthRecord
 
 def build_devices(config: FleetConfig, ctx: SimContext, env: Environment) -> list[SimDevice]:
     """Sensors by the fleet mix, robots and drones, spread round-robin over the districts."""
-    districts = [get_district(d) for d in config.districts]
+    districts = config.district_list()
     devices: list[SimDevice] = []
     per_type: dict[str, int] = {}
     for i in range(config.sensors):
@@ -59,7 +58,7 @@ class FleetSim:
         self.env = Environment(self.ctx)
         self.devices = build_devices(config, self.ctx, self.env)
         self.runtime = ScenarioRuntime(scenario, self.devices,
-                                       [get_district(d) for d in config.districts], self.ctx)
+                                       config.district_list(), self.ctx)
         for d in self.devices:
             d.on_event = self.runtime.on_event
             if isinstance(d, Drone):

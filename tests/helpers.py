@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -121,3 +122,11 @@ def scrape(base_url: str) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+def demo_zones() -> Any:
+    """Vision's zone map from the shipped demo city pack (what the gateway passes the sink)."""
+    from citypack.cached import pack_at
+    from vision.zones import ZoneMap
+
+    return ZoneMap.from_features(pack_at().zone_features())

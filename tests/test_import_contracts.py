@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("devices", "gateway", "vision", "triage", "simulators")
+PACKAGES = ("devices", "citypack", "gateway", "vision", "triage", "simulators")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -49,19 +49,23 @@ def test_an_unchanged_copy_keeps_every_contract(tmp_path: Path) -> None:
     assert "Analyzed" in result.stdout and "0 broken" in result.stdout
 
 
+LAYERS = "gateway -> vision | triage | simulators -> citypack -> devices"
 # (module planted in the copy, its source, the contract that must break, what the report names)
 VIOLATIONS = [
+    pytest.param("citypack/_planted.py", "from gateway.settings import Settings\n",
+                 LAYERS,
+                 "citypack._planted -> gateway.settings", id="citypack-imports-gateway"),
     pytest.param("devices/_planted.py", "import triage.models\n",
-                 "gateway -> vision | triage | simulators -> devices", "devices._planted -> triage.models",
+                 LAYERS, "devices._planted -> triage.models",
                  id="devices-imports-triage"),
     pytest.param("triage/_planted.py", "from simulators.scenario import load_scenario\n",
-                 "gateway -> vision | triage | simulators -> devices", "triage._planted -> simulators.scenario",
+                 LAYERS, "triage._planted -> simulators.scenario",
                  id="triage-imports-simulators"),
     pytest.param("vision/_planted.py", "def lazy() -> None:\n    import simulators.scenes.dataset\n",
-                 "gateway -> vision | triage | simulators -> devices", "vision._planted -> simulators.scenes",
+                 LAYERS, "vision._planted -> simulators.scenes",
                  id="vision-imports-simulators-lazily"),
     pytest.param("simulators/_planted.py", "import gateway.local_services\n",
-                 "gateway -> vision | triage | simulators -> devices", "simulators._planted -> gateway",
+                 LAYERS, "simulators._planted -> gateway",
                  id="simulators-import-gateway"),
     pytest.param("gateway/api/_planted.py", "from simulators.fleet import run_fleet\n",
                  "Only the simulator-driving commands", "gateway.api._planted -> simulators.fleet",

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from triage.models import DEFAULT_TZ, Incident, Ticket, TriageInfo
 from triage.rules import Clock, assess_rules, utc_now
-from triage.ticket import build_ticket
+from triage.ticket import CityContext, build_ticket
 
 RULES_VERSION = "rules-v1"
 
@@ -43,6 +43,7 @@ class TriageConfig:
     n_ctx: int = 2048
     gpu_layers: int = 0  # layers offloaded to a GPU (-1: all) on a GPU triage worker
     seed: int = 0
+    city: CityContext | None = None  # the city's SLA and place names (None: the built-in SLA table)
 
 
 @dataclass
@@ -94,15 +95,16 @@ class RulesBackend:
 
     name = "rules"
 
-    def __init__(self, clock: Clock = utc_now) -> None:
+    def __init__(self, clock: Clock = utc_now, city: CityContext | None = None) -> None:
         self._clock = clock
+        self._city = city
 
     def assess(self, incident: Incident) -> TriageResult:
         start = time.perf_counter()
         now: datetime = self._clock()
         assessment = assess_rules(incident)
         info = TriageInfo(backend="rules", model=RULES_VERSION, latency_ms=0.0)
-        ticket = build_ticket(incident, assessment, info, now)
+        ticket = build_ticket(incident, assessment, info, now, city=self._city)
         latency = (time.perf_counter() - start) * 1000
         ticket.triage.latency_ms = round(latency, 3)
         return TriageResult(ticket=ticket, backend="rules", model_file=RULES_VERSION,

@@ -170,7 +170,8 @@ class LlmBackend:
         info = TriageInfo(backend="llm", model=self.model_file, latency_ms=round(latency, 3),
                           prompt_version=self.prompt.version)
         ticket = build_ticket(incident, guarded.assessment, info, now,
-                              summary=guarded.summary, extra_actions=guarded.extra_actions)
+                              summary=guarded.summary, extra_actions=guarded.extra_actions,
+                              city=self._config.city)
         return TriageResult(
             ticket=ticket, backend="llm", model_file=self.model_file,
             model_sha256=self.model_sha256, prompt_version=self.prompt.version,
@@ -186,7 +187,7 @@ class LlmBackend:
         info = TriageInfo(backend="rules", model=RULES_VERSION, latency_ms=round(latency, 3),
                           prompt_version=self.prompt.version, fallback=True)
         return TriageResult(
-            ticket=build_ticket(incident, a, info, now), backend="llm",
+            ticket=build_ticket(incident, a, info, now, city=self._config.city), backend="llm",
             model_file=self.model_file, model_sha256=self.model_sha256,
             prompt_version=self.prompt.version, prompt_sha256=self.prompt.sha256,
             raw_output=raw, validation=reason, latency_ms=latency, fallback=True,

@@ -46,6 +46,6 @@ def _make_learned(config: TriageConfig, clock: Clock) -> TriageBackend:
     return LearnedBackend(config, clock=clock)
 
 
-register_backend("rules", lambda _config, clock: RulesBackend(clock))
+register_backend("rules", lambda config, clock: RulesBackend(clock, config.city))
 register_backend("learned", _make_learned)
 register_backend("llm", _make_llm)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from triage import taxonomy as tx
-from triage.models import Evidence, Incident, Severity, Ticket, TriageInfo
+from triage.models import Category, Evidence, Incident, Severity, Ticket, TriageInfo
 from triage.rules import Assessment
 from triage.wording import actions_for, summary_for
 
@@ -22,15 +22,36 @@ def ticket_id_for(incident_id: str) -> str:
     return "tkt-" + hashlib.sha256(incident_id.encode()).hexdigest()[:24]
 
 
-def sla_due(incident: Incident, severity: Severity, now: datetime) -> datetime:
-    """Due time = when the incident was first known + the SLA for its severity."""
+class CityContext(Protocol):
+    """What a ticket needs of the city (the gateway's city pack): its SLA and its place names."""
+
+    def sla(self, category: str, severity: str) -> timedelta: ...
+
+    def where(self, lat: float, lon: float, district: str | None, lang: str) -> str | None: ...
+
+
+def sla_due(incident: Incident, severity: Severity, now: datetime, *, category: Category | None = None,
+            city: CityContext | None = None) -> datetime:
+    """Due time = when the incident was first known + the city's SLA for its category and severity."""
     times = [o.ts for o in incident.observations if o.ts is not None]
     start = incident.opened_at or (min(times) if times else now)
+    if city is not None and category is not None:
+        return start + city.sla(category.value, severity.value)
     return start + tx.SLA[severity]
 
 
-def where_text(incident: Incident, lang: str) -> str:
+def named_place(incident: Incident, lang: str, city: CityContext | None) -> str | None:
+    """The district, nearest named place and street, as people there say it (None: no city or no point)."""
     loc = incident.location
+    if city is None or loc is None or loc.lat is None or loc.lon is None:
+        return None
+    return city.where(loc.lat, loc.lon, incident.district, lang)
+
+
+def where_text(incident: Incident, lang: str, place: str | None = None) -> str:
+    loc = incident.location
+    if place:  # the city's names already say the district
+        return f"{place} ({loc.address[:80]})" if loc and loc.address else place
     parts = [incident.district or ""]
     if loc and loc.address:
         parts.append(loc.address[:80])
@@ -58,15 +79,20 @@ def _bounded_trace(trace: list[str]) -> list[str]:
 
 
 def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datetime,
-                 *, summary: str | None = None, extra_actions: list[str] | None = None) -> Ticket:
+                 *, summary: str | None = None, extra_actions: list[str] | None = None,
+                 city: CityContext | None = None) -> Ticket:
     lang: Literal["en", "zh"] = "zh" if a.language == "zh" else "en"
+    place = named_place(incident, lang, city)
+    location = incident.location
+    if place and location is not None and not location.address:
+        location = location.model_copy(update={"address": place[:200]})
     also = tuple(c for c in a.also if c is not a.category)
     actions = actions_for(a.category, a.severity, a.multi_agency, a.places, lang, also)
     for step in extra_actions or []:
         if step not in actions and len(actions) < 10:
             actions.append(step[:200])
     default_summary = summary_for(
-        a.category, a.severity, where_text(incident, lang), a.places, a.findings.signals,
+        a.category, a.severity, where_text(incident, lang, place), a.places, a.findings.signals,
         a.findings.cue_terms, lang, also,
     )
     return Ticket(
@@ -74,10 +100,10 @@ def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datet
         incident_id=incident.incident_id,
         category=a.category, severity=a.severity, agency=a.agency, urgency=a.urgency,
         certainty=a.certainty, summary=(summary or default_summary)[:500], actions=actions,
-        sla_due=sla_due(incident, a.severity, now), confidence=a.confidence,
+        sla_due=sla_due(incident, a.severity, now, category=a.category, city=city), confidence=a.confidence,
         needs_review=a.needs_review, review_reasons=[r[:200] for r in a.review_reasons[:10]],
         triage=info, evidence=evidence_for(incident), language=lang,
         rule_trace=_bounded_trace(a.trace),
         related_categories=a.related[:10], district=incident.district,
-        location=incident.location, opened_at=incident.opened_at,
+        location=location, opened_at=incident.opened_at,
     )

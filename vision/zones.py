@@ -1,9 +1,10 @@
 """GeoJSON zones per district: no-parking areas and sensitive places (schools, hospitals, ...).
 
-One file per district, ``<district>.geojson``, a FeatureCollection of Polygon/MultiPolygon
-features with properties ``kind`` (``no_parking`` or ``place``), ``name`` and, for places,
-``place_tags`` (SPEC §4 words). A ``vehicle`` inside a no-parking zone becomes
-``illegal_parking``; every observation gets the tags of the places it lies in.
+Zones are Polygon/MultiPolygon features with properties ``kind`` (``no_parking`` or
+``place``), ``name`` and, for places, ``place_tags`` (SPEC §4 words). They come from the city
+pack's ``zones.geojson`` (the gateway passes them in: ``ZoneMap.from_features``) or from a
+folder of ``<district>.geojson`` files (``ZoneMap.load``). A ``vehicle`` inside a no-parking
+zone becomes ``illegal_parking``; every observation gets the tags of the places it lies in.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from vision.errors import VisionError
 
-ZONES_DIR = Path(__file__).resolve().parent / "zones"
 NO_PARKING = "no_parking"
 PLACE = "place"
 Ring = list[tuple[float, float]]  # (lon, lat) as in GeoJSON
@@ -93,7 +93,13 @@ class ZoneMap:
     by_district: dict[str, list[Zone]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, folder: Path = ZONES_DIR) -> ZoneMap:
+    def from_features(cls, by_district: dict[str, list[dict[str, Any]]]) -> ZoneMap:
+        """Zones from GeoJSON features per district (a city pack's, already checked)."""
+        return cls({d: parse_zones({"type": "FeatureCollection", "features": feats})
+                    for d, feats in by_district.items()})
+
+    @classmethod
+    def load(cls, folder: Path) -> ZoneMap:
         zm = cls()
         for path in sorted(folder.glob("*.geojson")):
             try:

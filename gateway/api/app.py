@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gateway.api import (
     routes_alerts,
+    routes_city,
     routes_dashboard,
     routes_dead_letters,
     routes_devices,
@@ -44,6 +45,7 @@ from gateway.api import (
 from gateway.api.deps import ApiState
 from gateway.api.http_metrics import HttpInstruments, HttpMetrics
 from gateway.api.ratelimit import add_rate_limit
+from gateway.city import CityHolder
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,9 +134,15 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     health: Callable[[], dict[str, str]] | None = None,
+    city: CityHolder | None = None,
 ) -> FastAPI:
-    """Build the HTTP API and dashboard; the DB pool opens and closes with the lifespan."""
-    state = ApiState(settings=settings, registry=registry or CollectorRegistry(), health=health)
+    """Build the HTTP API and dashboard; the DB pool opens and closes with the lifespan.
+
+    ``city``: the gateway's city pack holder (shared with triage and vision, so one reload
+    reaches all of them); None reads ``settings.city_dir`` for this app alone.
+    """
+    state = ApiState(settings=settings, registry=registry or CollectorRegistry(), health=health,
+                     city=city or CityHolder(settings.city_dir))
     hub = routes_feed.FeedHub(settings.database_url)
     app = FastAPI(
         title="urbanops",
@@ -152,6 +160,7 @@ def create_app(
             {"name": "alerts", "description": "CAP 1.2, Atom, GeoJSON, FIWARE Alert and NGSI-LD exports; map layers"},
             {"name": "feed", "description": "Live feed of incident, ticket and device changes (SSE)"},
             {"name": "open311", "description": "Open311 GeoReport v2 for citizen reports"},
+            {"name": "city", "description": "The city pack: districts, agencies, SLA, plans; reload (admin)"},
         ],
     )
     app.state.api = state
@@ -167,7 +176,7 @@ def create_app(
     # label the HTTP metrics are the public paths.
     for module in (routes_health, routes_devices, routes_telemetry, routes_dead_letters,
                    routes_tokens, routes_alerts, routes_incidents, routes_tickets, routes_feed,
-                   routes_open311, routes_dispatch, routes_ngsi):
+                   routes_open311, routes_dispatch, routes_ngsi, routes_city):
         app.include_router(module.router)
     routes_dashboard.mount(app)
     return app

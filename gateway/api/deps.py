@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
+from gateway.city import CityHolder
 from gateway.security.auth import Role, Token, TokenError, verify_token
 from gateway.settings import Settings
 
@@ -40,6 +41,7 @@ class ApiState:
     settings: Settings
     registry: CollectorRegistry
     health: Callable[[], dict[str, str]] | None
+    city: CityHolder
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = field(default=None)
 
 
@@ -67,6 +69,13 @@ def get_state(request: Request) -> ApiState:
 
 
 State = Annotated[ApiState, Depends(get_state)]
+
+
+def get_city(state: State) -> CityHolder:
+    return state.city
+
+
+City = Annotated[CityHolder, Depends(get_city)]
 
 
 def get_settings(state: State) -> Settings:

@@ -12,15 +12,15 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from psycopg.rows import dict_row
 from pydantic import ValidationError
+from shapely.geometry import mapping
 
-from devices.geography import DISTRICTS
-from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, require_role
+from citypack import CityPack
+from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, City, Conn, OperatorToken, require_role
 from gateway.security.auth import Role
 from gateway.store.tickets import RANK_SQL
 from triage.cap import cap_time, cap_xml
@@ -32,7 +32,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["alerts"], responses=AUTH_RESPONSES,
 
 SENDER = "triage@urbanops.local"
 ATOM_NS = "http://www.w3.org/2005/Atom"
-ZONES_DIR = FsPath(__file__).resolve().parents[2] / "vision" / "zones"
 CAP_MEDIA = "application/cap+xml"
 GEOJSON_MEDIA = "application/geo+json"
 
@@ -129,39 +128,29 @@ async def incidents_geojson(token: OperatorToken, conn: Conn) -> Response:
     return Response(json.dumps({"type": "FeatureCollection", "features": features}), media_type=GEOJSON_MEDIA)
 
 
-def district_features() -> list[dict[str, Any]]:
-    """Each district's outline (its bounding box) and named places, from devices.geography."""
+def map_features(pack: CityPack) -> list[dict[str, Any]]:
+    """The city pack's district outlines, named places and streets, and zones, as one layer set."""
     out: list[dict[str, Any]] = []
-    for d in DISTRICTS.values():
-        b = d.bbox
-        ring = [[b.west, b.south], [b.east, b.south], [b.east, b.north], [b.west, b.north], [b.west, b.south]]
-        out.append({"type": "Feature", "id": d.name, "geometry": {"type": "Polygon", "coordinates": [ring]},
-                    "properties": {"kind": "district", "name": d.name, "name_zh": d.name_zh}})
-        out.extend({"type": "Feature", "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
-                    "properties": {"kind": "place", "name": p.name, "district": d.name, "tags": list(p.tags)}}
-                   for p in d.places)
-    return out
-
-
-def zone_features(zones_dir: FsPath = ZONES_DIR) -> list[dict[str, Any]]:
-    """No-parking and sensitive zones from ``vision/zones/*.geojson`` when present; bad files skipped."""
-    out: list[dict[str, Any]] = []
-    for path in sorted(zones_dir.glob("*.geojson")) if zones_dir.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            feats = data.get("features", []) if data.get("type") == "FeatureCollection" else [data]
-        except (OSError, ValueError, AttributeError) as err:
-            log.warning("skipping zone file %s: %s", path, err)
-            continue
-        for f in feats:
-            if isinstance(f, dict) and isinstance(f.get("geometry"), dict):
-                props: dict[str, Any] = f["properties"] if isinstance(f.get("properties"), dict) else {}
-                out.append({**f, "properties": {"kind": "zone", "source": path.name, **props}})
+    for d in pack.districts.values():
+        out.append({"type": "Feature", "id": d.id, "geometry": mapping(d.outline),
+                    "properties": {"kind": "district", "name": d.id, "name_zh": d.name_zh, "name_en": d.name_en}})
+    for p in pack.places:
+        out.append({"type": "Feature", "geometry": mapping(p.geometry),
+                    "properties": {"kind": p.kind, "name": p.name_en, "name_zh": p.name_zh, "name_en": p.name_en,
+                                   "district": p.district, "tags": list(p.tags)}})
+    for z in pack.zones:
+        props: dict[str, Any] = z.feature.get("properties") or {}
+        out.append({**z.feature,
+                    "properties": {**props, "kind": "zone", "zone_kind": z.kind, "source": "zones.geojson"}})
     return out
 
 
 @router.get("/map/layers.geojson", summary="Map layers: district outlines, named places and zones",
             response_class=Response, responses={200: {"content": {GEOJSON_MEDIA: {}}, "description": "GeoJSON"}})
-async def map_layers(token: OperatorToken) -> Response:
-    collection = {"type": "FeatureCollection", "features": district_features() + zone_features()}
+async def map_layers(token: OperatorToken, city: City) -> Response:
+    pack = city.pack
+    collection = {"type": "FeatureCollection", "features": map_features(pack),
+                  "city": {"id": pack.id, "name_zh": pack.config.name.zh, "name_en": pack.config.name.en,
+                           "approximate": pack.config.approximate,
+                           "notice": pack.config.notice.model_dump() if pack.config.notice else None}}
     return Response(json.dumps(collection), media_type=GEOJSON_MEDIA)

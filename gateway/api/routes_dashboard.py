@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway.api.deps import SettingsDep
+from gateway.api.deps import City, SettingsDep
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 CSP = (
@@ -39,7 +39,11 @@ def mount(app: FastAPI) -> None:
 
     # Registered before the static mount, which would otherwise answer 404 for it.
     @app.get("/dashboard/config.json", include_in_schema=False)
-    async def config(settings: SettingsDep) -> JSONResponse:
-        return JSONResponse({"city_timezone": settings.city_timezone}, headers=SECURITY_HEADERS)
+    async def config(settings: SettingsDep, city: City) -> JSONResponse:
+        # The city's clock and name (public, like the page): the pack's, unless the setting overrides the clock.
+        pack = city.pack
+        return JSONResponse({"city_timezone": settings.city_timezone or pack.config.timezone,
+                             "city": {"id": pack.id, "zh": pack.config.name.zh, "en": pack.config.name.en}},
+                            headers=SECURITY_HEADERS)
 
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")

@@ -28,7 +28,6 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from devices.geography import DISTRICTS
 from devices.vocabulary import LEAD_AGENCY
 from gateway.api.deps import AUTH_RESPONSES, Pool, get_conn
 from gateway.api.open311_view import RequestOut, find_requests, request_out
@@ -165,10 +164,6 @@ async def _fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def _district(lat: float, lon: float) -> str | None:
-    return next((d.name for d in DISTRICTS.values() if d.contains(lat, lon)), None)
-
-
 def _coordinate(fields: dict[str, str], name: str, bound: float) -> float | None:
     if not fields.get(name):
         return None
@@ -217,7 +212,8 @@ async def create_request(request: Request, pool: Pool,
         extra["address_string"] = address
     if media := fields.get("media_url", "").strip()[:500].replace("\x00", ""):
         extra["media_url"] = media
-    district = _district(lat, lon) if lat is not None and lon is not None else None
+    city = request.app.state.api.city.pack  # the district from the city's own outlines
+    district = city.district_at(lat, lon) if lat is not None and lon is not None else None
     # Personal data is masked before anything is stored (triage/pii.py); the salted hash links reports.
     description = pii.mask(description, request.app.state.api.settings.pii_salt.encode())
     row = ObservationRow(ts=datetime.now(UTC), observation_id=f"citizen-{uuid.uuid4().hex[:16]}", source="citizen",

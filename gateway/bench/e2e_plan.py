@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from devices.geography import DISTRICTS, LatLon, distance_m, offset
+from citypack.cached import geography
+from devices.geography import LatLon, distance_m, offset
 
 SPOT_SPACING_M = 1100.0
 SENSOR_NORMAL: dict[str, float] = {
@@ -92,7 +93,7 @@ class Plan:
 
 def _spots(district: str) -> list[LatLon]:
     """A 5 x 5 grid around the district centre inside its bounds; the middle (zones) skipped."""
-    d = DISTRICTS[district]
+    d = geography()[district]
     spots = [offset(d.center.lat, d.center.lon, i * SPOT_SPACING_M, j * SPOT_SPACING_M)
              for i in range(-2, 3) for j in range(-2, 3) if (i, j) != (0, 0)]
     return [s for s in spots if d.contains(s.lat, s.lon)]
@@ -100,7 +101,7 @@ def _spots(district: str) -> list[LatLon]:
 
 def drone_start(district: str, index: int) -> LatLon:
     """Between two columns of spots, south of the centre: nothing planted within half a spacing."""
-    c = DISTRICTS[district].center
+    c = geography()[district].center
     return offset(c.lat, c.lon, (-0.5 + index) * SPOT_SPACING_M, -1.5 * SPOT_SPACING_M)
 
 
@@ -126,7 +127,7 @@ def build_plan(duration_s: float, drones: int = 2, background_sensors: int = 8, 
     quiet = quiet_seconds(duration_s)
     n = per_source(duration_s)
     window = duration_s * 0.85 - quiet
-    districts = list(DISTRICTS)
+    districts = list(geography())
     free = {d: _spots(d) for d in districts}
     turn = [0]
 

@@ -25,20 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from devices.geography import DISTRICTS, offset
+from citypack.cached import geography, pack_at
+from devices.geography import offset
 from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
 from gateway.vision_link.sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import BACKEND_OF_RUNTIME, Detector, DetectorConfig, create_detector
 from vision.pipeline import decode
+from vision.zones import ZoneMap
 
 LABELS = ("garbage", "vehicle", "fire", "pothole", "person_down", "debris", "fallen_tree", "smoke")
 
 
 def patrol_frames(n: int, seed: int = 11) -> list[tuple[FrameMeta, bytes]]:
     """A drone flying north at 30 m, 4 m between frames, something planted every ~25 m."""
-    c = DISTRICTS["futian"].center
+    c = geography()["futian"].center
     start = offset(c.lat, c.lon, 300, -200)  # away from the zones at the centre
     planted = []
     for k in range(n // 6 + 2):
@@ -96,8 +98,9 @@ def run_vision_bench(duration_s: float = 30.0, device: str = "cpu", batch: int =
     torch_t, direct_t, direct_n, pipe_t, pipe_n = 0.0, 0.0, 0, 0.0, 0
     latencies: list[float] = []
     with tempfile.TemporaryDirectory(prefix="urbanops-bench-") as tmp:
-        sink = VisionSink(VisionConfig(detector=det_cfg, queue_size=max(64, batch * 4), batch=batch), factory,
-                          "", Path(tmp))
+        zones = ZoneMap.from_features(pack_at().zone_features())  # the demo city's, as the gateway's are
+        sink = VisionSink(VisionConfig(detector=det_cfg, queue_size=max(64, batch * 4), batch=batch, zones=zones),
+                          factory, "", Path(tmp))
         sink.start()
         if not sink.wait_ready(300):
             raise RuntimeError(f"vision pipeline failed to start: {sink.failed}")

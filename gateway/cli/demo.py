@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from rich.console import Console
 
+from citypack import CityPack
 from gateway.local_services import free_port, private_services
 from gateway.security.auth import Role, create_token
 from gateway.settings import Settings
@@ -98,6 +99,17 @@ def _vision_available(settings: Settings) -> bool:
     return weights.is_file() and importlib.util.find_spec("ultralytics") is not None
 
 
+def demo_scenario(pack: CityPack) -> tuple[Path | None, tuple[str, ...]]:
+    """The pack's own ``scenarios/demo.yaml`` over all its districts, else the built-in one in futian
+    (a pack without futian and without a scenario gets random events in every district)."""
+    own = pack.directory / "scenarios" / "demo.yaml"
+    if own.is_file():
+        return own, tuple(pack.districts)
+    if "futian" in pack.districts:
+        return SCENARIO, ("futian",)
+    return None, tuple(pack.districts)
+
+
 def run_demo(settings: Settings, *, duration_s: float | None, sensors: int, robots: int, drones: int,
              seed: int, state_dir: Path, console: Console) -> None:
     from gateway.runtime import GatewayRuntime
@@ -121,6 +133,7 @@ def run_demo(settings: Settings, *, duration_s: float | None, sensors: int, robo
         })
         migrate(settings.database_url)
         runtime = GatewayRuntime(settings).start(migrate_first=False)
+        runtime.city.install_sighup()
         stop = threading.Event()
         try:
             tokens = asyncio.run(_tokens(settings.database_url))
@@ -131,8 +144,11 @@ def run_demo(settings: Settings, *, duration_s: float | None, sensors: int, robo
             console.print(f"  vision on: drones send a patrol frame every {FRAME_INTERVAL_S:g} s" if vision
                           else "  vision off (install the vision extra for patrol frames)")
             fleet_s = duration_s if duration_s is not None else 24 * 3600.0
+            scenario, districts = demo_scenario(runtime.city.pack)
+            console.print(f"  city {runtime.city.pack.id}: simulated devices in {', '.join(districts)}")
             config = FleetConfig(sensors=sensors, robots=robots, drones=drones, seed=seed,
-                                 duration_s=fleet_s, scenario=SCENARIO, speed_factor=SPEED_FACTOR,
+                                 duration_s=fleet_s, scenario=scenario, speed_factor=SPEED_FACTOR,
+                                 city_dir=settings.city_dir, districts=districts,
                                  truth_path=state_dir / "ground_truth.jsonl",
                                  frame_interval_s=FRAME_INTERVAL_S if vision else 0.0)
             fleet = threading.Thread(

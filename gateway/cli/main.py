@@ -12,6 +12,7 @@ from rich.console import Console
 
 from gateway.cli import bags as cli_bags
 from gateway.cli import bench as cli_bench
+from gateway.cli import city as cli_city
 from gateway.cli import devices as cli_devices
 from gateway.cli import tokens as cli_tokens
 from gateway.cli import triage as cli_triage
@@ -28,6 +29,7 @@ app.add_typer(cli_bags.app, name="bags")
 app.add_typer(cli_tokens.app, name="tokens")
 app.add_typer(cli_bench.app, name="bench")
 app.add_typer(cli_devices.app, name="devices")
+app.add_typer(cli_city.app, name="city")
 app.add_typer(cli_vision.app, name="vision")
 app.command("simulate", help="Run simulated sensors, robots and drones against the broker.")(simulate)
 console = Console(stderr=True)
@@ -52,6 +54,7 @@ def gateway(
     _logging(verbose)
     settings = Settings()
     runtime = GatewayRuntime(settings, http=not no_http, client_id=client_id).start()
+    runtime.city.install_sighup()  # kill -HUP reloads the city pack
     console.print(f"gateway running; API at {runtime.url}" if not no_http else "gateway running")
     stop = threading.Event()
     try:

@@ -71,6 +71,8 @@ def worker(
     import threading
     import time
 
+    from gateway.city import CityHolder
+    from gateway.runtime import zone_map
     from gateway.settings import Settings
     from gateway.vision_link.sink import VisionConfig, VisionSink
     from vision.detector import create_detector
@@ -80,8 +82,11 @@ def worker(
     settings = Settings()
     cid = client_id or f"urbanops-vision-{os.getpid()}"
     link = FrameLink(settings, cid)
-    sink = VisionSink(VisionConfig.from_settings(settings), create_detector, "", settings.data_dir,
-                      on_observation=link.publish_observation)
+    city = CityHolder(settings.city_dir)
+    sink = VisionSink(VisionConfig.from_settings(settings, zones=zone_map(city.pack)), create_detector, "",
+                      settings.data_dir, on_observation=link.publish_observation)
+    city.listeners.append(lambda pack: sink.set_zones(zone_map(pack)))
+    city.install_sighup()
     link.sink = sink
     sink.start()
     if not sink.wait_ready(600):

@@ -19,6 +19,11 @@ function districtName(id) {
   return name[0].toUpperCase() + name.slice(1).replace(/_/g, " ");
 }
 
+// A place's or street's name in the current language (the pack gives name_zh and name_en).
+function placeName(p) {
+  return p["name_" + i18n.lang.split("-")[0]] || p.name_en || p.name || "";
+}
+
 async function loadMapLayers() {
   mapState.layers = await api("/api/v1/map/layers.geojson");
 }
@@ -89,9 +94,15 @@ function drawMap() {
       drawZone(root, f, project);
     }
   }
+  for (const f of mapState.layers.features.filter((f) => f.properties.kind === "street")) {
+    const lines = f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.coordinates;
+    for (const line of lines) {
+      root.append(titled(svg("polyline", { points: ringPoints(line, project), class: "street" }), placeName(f.properties)));
+    }
+  }
   for (const f of mapState.layers.features.filter((f) => f.properties.kind === "place")) {
     const [x, y] = project(...f.geometry.coordinates);
-    root.append(titled(svg("circle", { cx: x, cy: y, r: 2.5, class: "place" }), f.properties.name));
+    root.append(titled(svg("circle", { cx: x, cy: y, r: 2.5, class: "place" }), placeName(f.properties)));
   }
   for (const d of mapState.devices) {
     const [x, y] = project(d.position.lon, d.position.lat);

@@ -9,6 +9,7 @@ dedups, redacts, writes the redacted evidence JPEG under ``data_dir/evidence/`` 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -31,7 +32,7 @@ from vision.detector import BACKEND_OF_RUNTIME, SHIPPED_WEIGHTS, Detector, Detec
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
 from vision.privacy import Redactor
 from vision.rules import RulesConfig
-from vision.zones import ZONES_DIR, ZoneMap
+from vision.zones import ZoneMap
 
 log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS  # the gateway's detector when settings.yolo_weights names none
@@ -45,13 +46,13 @@ class VisionConfig:
     batch: int = 4  # frames per model call when several are waiting
     rules: RulesConfig = field(default_factory=RulesConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
-    zones_dir: Path = ZONES_DIR
+    zones: ZoneMap = field(default_factory=ZoneMap)  # the city pack's (gateway.runtime.zone_map)
     redact_faces: bool = True
     redact_plates: bool = True
     evidence_quality: int = 85
 
     @classmethod
-    def from_settings(cls, settings: Any) -> VisionConfig:
+    def from_settings(cls, settings: Any, zones: ZoneMap | None = None) -> VisionConfig:
         """From ``gateway.settings.Settings``; optional vision_* fields fall back to defaults."""
         weights = settings.yolo_weights or DEFAULT_WEIGHTS
         runtime = getattr(settings, "vision_runtime", "torch")
@@ -65,7 +66,7 @@ class VisionConfig:
         rules = RulesConfig(label_map=dict(getattr(settings, "vision_label_map", {}) or {}),
                             min_confidence=getattr(settings, "vision_min_confidence", 0.35))
         return cls(detector=det, queue_size=settings.vision_queue_size, batch=det.max_batch, rules=rules,
-                   zones_dir=Path(getattr(settings, "vision_zones_dir", None) or ZONES_DIR),
+                   zones=zones or ZoneMap(),
                    redact_faces=getattr(settings, "vision_redact", True),
                    redact_plates=getattr(settings, "vision_redact", True))
 
@@ -153,6 +154,13 @@ class VisionSink:
         # Observations waiting for the database (outage); journaled so a crash keeps them too.
         self.pending = PendingObservations(self.data_dir / "vision-pending.jsonl" if database_url else None)
         self._retry_at = 0.0
+        self._processor: FrameProcessor | None = None
+
+    def set_zones(self, zones: ZoneMap) -> None:
+        """A reloaded city pack's zones: the next frame is judged by them (one reference swap)."""
+        self.config = dataclasses.replace(self.config, zones=zones)
+        if self._processor is not None:
+            self._processor.zones = zones
 
     # -- FrameSink ------------------------------------------------------------------
     def submit(self, topic: Topic, meta: FrameMeta, jpeg: bytes) -> bool:
@@ -203,7 +211,8 @@ class VisionSink:
             detector = self.detector_factory(self.config.detector)
             detector.warmup()
             processor = FrameProcessor(detector, self.redactor_factory(self.config),
-                                       ZoneMap.load(self.config.zones_dir), self.config.rules, self.config.dedup)
+                                       self.config.zones, self.config.rules, self.config.dedup)
+            self._processor = processor
         except Exception as err:  # no model: frames are refused (counted by the ingestor), ingest goes on
             self.failed = f"{type(err).__name__}: {err}"
             log.error("vision disabled: %s", self.failed)

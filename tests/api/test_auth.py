@@ -35,6 +35,9 @@ ENDPOINTS = [
              {"agency": "fire_rescue", "url": "http://a.example/h", "secret": "0123456789abcdef"}),
     Endpoint("GET", "/api/v1/webhooks/deliveries", Role.ADMIN),
     Endpoint("POST", "/api/v1/webhooks/deliveries/1/retry", Role.ADMIN, 404),
+    Endpoint("GET", "/api/v1/city", Role.OPERATOR),
+    Endpoint("GET", "/api/v1/city/plans/fire?lang=en", Role.OPERATOR),
+    Endpoint("POST", "/api/v1/admin/city/reload", Role.ADMIN),
 ]
 
 
@@ -85,7 +88,7 @@ def test_every_api_route_is_in_the_matrix(client: TestClient) -> None:
             continue
         for method in item:
             concrete = (path.replace("{device_id}", "aq-0001").replace("{token_id}", "{victim}")
-                        .replace("{delivery_id}", "1"))
+                        .replace("{delivery_id}", "1").replace("{plan_id}", "fire"))
             assert (method.upper(), concrete) in tested, (method, path)
 
 

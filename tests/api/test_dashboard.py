@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 
+from citypack import SHIPPED
 from gateway.api import create_app
 from gateway.api.routes_dashboard import DASHBOARD_DIR
 from tests.api.conftest import make_settings
@@ -68,7 +69,10 @@ def test_script_parses(script: str) -> None:
 def test_config_is_public_and_gives_the_city_clock() -> None:
     client = TestClient(create_app(make_settings(city_timezone="Europe/Lisbon")))
     res = client.get("/dashboard/config.json")
-    assert res.status_code == 200 and res.json() == {"city_timezone": "Europe/Lisbon"}
+    assert res.status_code == 200 and res.json()["city_timezone"] == "Europe/Lisbon"
     assert "default-src 'self'" in res.headers["content-security-policy"]
     assert TestClient(create_app(make_settings())).get("/dashboard/config.json").json() == {
-        "city_timezone": "Asia/Shanghai"}
+        "city_timezone": "Asia/Shanghai",
+        "city": {"id": "shenzhen-demo", "zh": "深圳市（演示）", "en": "Shenzhen (demo)"}}
+    harbour = TestClient(create_app(make_settings(city_dir=SHIPPED / "harbour-demo"))).get("/dashboard/config.json")
+    assert harbour.json()["city_timezone"] == "Atlantic/Azores" and harbour.json()["city"]["id"] == "harbour-demo"

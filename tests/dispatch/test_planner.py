@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devices.geography import LatLon, get_district
+from citypack.cached import district as get_district
+from devices.geography import LatLon
 from devices.payloads import Action, Command
 from devices.topics import Kind
 from gateway.dispatch.commands import CapabilityError, command_for

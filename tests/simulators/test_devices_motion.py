@@ -7,7 +7,8 @@ from datetime import timedelta
 from statistics import mean
 from typing import Any
 
-from devices.geography import distance_m, get_district, local_xy
+from citypack.cached import district as get_district
+from devices.geography import distance_m, local_xy
 from devices.payloads import Event, Status, Telemetry
 from devices.topics import Channel
 from simulators.device import SimMessage

@@ -20,14 +20,15 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices.geography import DISTRICTS, LatLon, distance_m, offset
+from citypack.cached import geography
+from devices.geography import LatLon, distance_m, offset
 from devices.payloads import Action, Command, FrameMeta, Position
 from gateway.local_services import Mosquitto
 from simulators.fleet import FleetReport, run_fleet
 
 from .fleet_util import run_tag, small, wait_for
 
-CENTRE = DISTRICTS["futian"].center
+CENTRE = geography()["futian"].center
 GARBAGE = offset(CENTRE.lat, CENTRE.lon, 120.0, -80.0)
 EMPTY = offset(CENTRE.lat, CENTRE.lon, -600.0, 400.0)
 SCENARIO = f"""\

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from devices.geography import LatLon, distance_m, get_district, local_xy
+from citypack.cached import district as get_district
+from devices.geography import LatLon, distance_m, local_xy
 from devices.payloads import Action, Command, Event, Position, Status, Telemetry
 from simulators.device import SimMessage
 from simulators.obey import FieldDevice

@@ -2,27 +2,20 @@ from __future__ import annotations
 
 import pytest
 
-from devices.geography import (
-    DISTRICTS,
-    PLACE_TAGS,
-    GeographyError,
-    bearing_deg,
-    distance_m,
-    get_district,
-    local_xy,
-    offset,
-)
+from citypack.cached import district as get_district
+from citypack.cached import geography
+from devices.geography import PLACE_TAGS, GeographyError, bearing_deg, distance_m, local_xy, offset
 
 
 def test_districts_are_consistent() -> None:
-    assert {"futian", "nanshan", "luohu"} <= set(DISTRICTS)
-    for d in DISTRICTS.values():
+    assert {"futian", "nanshan", "luohu"} <= set(geography())
+    for d in geography().values():
         for p in (d.center, d.depot, d.drone_base):
             assert d.contains(p.lat, p.lon), (d.name, p)
         for place in d.places:
             assert d.contains(place.lat, place.lon), (d.name, place.name)
             assert set(place.tags) <= PLACE_TAGS
-        others = [o for o in DISTRICTS.values() if o is not d]
+        others = [o for o in geography().values() if o is not d]
         assert not any(o.contains(d.center.lat, d.center.lon) for o in others)
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from citypack.cached import district as get_district
 from devices.encoding import JsonEncoder
-from devices.geography import get_district
 from devices.metrics import METRICS_BY_KIND, PLAUSIBLE
 from devices.payloads import Event, Status, Telemetry
 from devices.ros2.encoder import Ros2Encoder

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from devices.geography import LatLon, get_district, offset
+from citypack.cached import district as get_district
+from devices.geography import LatLon, offset
 from devices.payloads import Action, Command, Position
 from simulators.tasks import CLEAN_S, DRIVE_SPEED_M_S, Report, TaskExecutor, grid_route
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from devices.geography import DISTRICTS, LatLon, offset
+from citypack.cached import geography
+from devices.geography import LatLon, offset
 from devices.payloads import FrameMeta
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 
-CENTRE = DISTRICTS["futian"].center  # inside the central clearway (no parking)
+CENTRE = geography()["futian"].center  # inside the central clearway (no parking)
 # An inspection pass: 20 m above ground, camera down (the committed weights are trained on objects
 # of ~20-130 px, i.e. a person lying down of 1.8 m needs a ground resolution of ~5 cm/px).
 ALT_M, HFOV, PITCH = 20.0, 70.0, -90.0

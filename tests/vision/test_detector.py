@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devices.geography import DISTRICTS, offset
+from citypack.cached import geography
+from devices.geography import offset
 from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from simulators.scenes.compose import render_scene
 from simulators.scenes.drone_view import Planted, Pose, render_frame
 from vision.detector import Detector, DetectorConfig, create_detector, register
 from vision.errors import ModelLoadError, VisionError
 
-C = DISTRICTS["luohu"].center
+C = geography()["luohu"].center
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

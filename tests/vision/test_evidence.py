@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devices.geography import DISTRICTS
+from citypack.cached import geography
 from devices.payloads import FrameMeta
+from tests.helpers import demo_zones
 from vision.detector import Detection
 from vision.pipeline import EVIDENCE_MIN_SIDE, FrameIn, FrameProcessor, evidence_region
 from vision.privacy import native_size
-from vision.zones import ZoneMap
 
-C = DISTRICTS["futian"].center
+C = geography()["futian"].center
 
 
 def test_evidence_region_is_the_padded_union_clipped_to_the_frame() -> None:
@@ -77,7 +77,7 @@ def test_evidence_crop_blurs_the_faces_it_contains_and_keeps_nothing_else() -> N
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
     assert ok
     frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)  # what the pipeline sees
-    proc = FrameProcessor(BesideFace(face), Redactor(faces, None), ZoneMap.load())
+    proc = FrameProcessor(BesideFace(face), Redactor(faces, None), demo_zones())
     out = proc.process([FrameIn("futian", "cam-1", "drone", meta, jpeg.tobytes())])[0]
     assert [c.label for c, _t in out.new] == ["fire"] and out.evidence is not None
     x1, y1, x2, y2 = evidence_region([b for c, _t in out.new for b in c.boxes], frame.shape[1], frame.shape[0])

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from devices.geography import DISTRICTS, distance_m, offset
+from citypack.cached import geography
+from devices.geography import distance_m, offset
+from tests.helpers import demo_zones
 from vision.dedup import DedupConfig, Deduper
 from vision.detector import Detection
 from vision.geo import CameraPose
 from vision.rules import Candidate, RulesConfig, to_candidates
-from vision.zones import ZoneMap
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-C = DISTRICTS["futian"].center
+C = geography()["futian"].center
 W, H = 640, 480
 # Straight down from 100 m with a 90 deg hfov: 0.3125 m per pixel, image top = north.
 NADIR = CameraPose(C.lat, C.lon, 100.0, 0.0, -90.0, 90.0)
@@ -23,7 +24,7 @@ def box_at(u: float, v: float, half: float = 10) -> tuple[float, float, float, f
 
 
 def cands(dets: list[Detection], pose: CameraPose = NADIR, config: RulesConfig | None = None) -> list[Candidate]:
-    return to_candidates(dets, pose, W, H, T0, "futian", ZoneMap.load(), config or RulesConfig())
+    return to_candidates(dets, pose, W, H, T0, "futian", demo_zones(), config or RulesConfig())
 
 
 def test_position_label_and_zone() -> None:

@@ -22,7 +22,7 @@ from gateway.ingest.bus import AckToken, Inbound
 from gateway.ingest.pipeline import IngestLimits, Ingestor
 from gateway.store.batch import Batch
 from gateway.vision_link.sink import DEFAULT_WEIGHTS, VisionConfig, VisionSink
-from tests.helpers import Publisher, wait_for
+from tests.helpers import Publisher, demo_zones, wait_for
 from tests.vision.scenario import EXPECTED, Shot, control_flight, incident_flight, planted
 from vision.detector import DetectorConfig, create_detector
 
@@ -63,7 +63,7 @@ def rows(db_url: str) -> list[dict[str, Any]]:
 
 
 def run_flight(broker: Any, db_url: str, tmp_path: Path, shots: list[Shot], device: str) -> tuple[VisionSink, Bridge]:
-    cfg = VisionConfig(detector=DetectorConfig(weights=DEFAULT_WEIGHTS, imgsz=640), queue_size=32)
+    cfg = VisionConfig(detector=DetectorConfig(weights=DEFAULT_WEIGHTS, imgsz=640), queue_size=32, zones=demo_zones())
     sink = VisionSink(cfg, create_detector, db_url, tmp_path).start()
     assert sink.wait_ready(120), sink.failed
     bridge = Bridge(broker.port, sink)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.geography import DISTRICTS
+from citypack.cached import geography
 from devices.payloads import FrameMeta
 from devices.topics import Channel, Kind, Topic
 from gateway.vision_link.sink import FrameQueue, VisionConfig, VisionSink, _Queued
@@ -17,7 +17,7 @@ from simulators.scenes.drone_view import Frame
 from vision.detector import Detection, DetectorConfig
 from vision.pipeline import FrameIn
 
-C = DISTRICTS["futian"].center
+C = geography()["futian"].center
 
 
 def meta(i: int) -> FrameMeta:

@@ -13,7 +13,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices.geography import DISTRICTS, distance_m
+from citypack.cached import geography
+from devices.geography import distance_m
 from devices.payloads import Event, FrameMeta
 from gateway.cli.vision import FrameLink
 from gateway.settings import Settings
@@ -23,7 +24,7 @@ from tests.helpers import Publisher, wait_for
 from vision.detector import Detection, DetectorConfig
 from vision.geo import CameraPose, pixel_to_ground
 
-C = DISTRICTS["nanshan"].center
+C = geography()["nanshan"].center
 
 
 class CentreGarbage:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from devices.geography import DISTRICTS, offset
+from citypack.cached import geography
+from devices.geography import offset
+from tests.helpers import demo_zones
 from vision.errors import VisionError
-from vision.zones import ZONES_DIR, ZoneMap, parse_zones, point_in_ring
+from vision.zones import ZoneMap, parse_zones, point_in_ring
 
 SQUARE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]
 HOLE = [(0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6), (0.4, 0.4)]
@@ -55,9 +57,9 @@ def test_bad_files_are_refused() -> None:
 
 
 def test_shipped_zones_cover_every_simulated_district() -> None:
-    zm = ZoneMap.load(ZONES_DIR)
-    assert set(zm.by_district) == set(DISTRICTS)
-    for name, district in DISTRICTS.items():
+    zm = demo_zones()
+    assert set(zm.by_district) == set(geography())
+    for name, district in geography().items():
         for place in district.places:
             tags = zm.place_tags(name, place.lat, place.lon)
             assert set(place.tags) <= set(tags), (name, place.name)
@@ -68,7 +70,7 @@ def test_shipped_zones_cover_every_simulated_district() -> None:
 
 
 def test_hospital_frontage_is_no_parking() -> None:
-    zm = ZoneMap.load()
-    h = DISTRICTS["futian"].place("Shenzhen Children's Hospital")
+    zm = demo_zones()
+    h = geography()["futian"].place("Shenzhen Children's Hospital")
     label, tags, zone = zm.classify("futian", "vehicle", h.lat, h.lon)
     assert label == "illegal_parking" and "hospital" in tags and zone and "Hospital" in zone

@@ -62,6 +62,7 @@ class LearnedBackend:
             raise BackendConfigError(str(err)) from err
         self._clock = clock
         self._tz = config.timezone
+        self._city = config.city
 
     def assess(self, incident: Incident) -> TriageResult:
         start = time.perf_counter()
@@ -69,7 +70,7 @@ class LearnedBackend:
         a, d = learned_assessment(self.model, incident, self._tz)
         label = f"{self.model.version}+{RULES_VERSION}" if d.decided_by == "model" else RULES_VERSION
         info = TriageInfo(backend="learned" if d.decided_by == "model" else "rules", model=label, latency_ms=0.0)
-        ticket = build_ticket(incident, a, info, now)
+        ticket = build_ticket(incident, a, info, now, city=self._city)
         latency = (time.perf_counter() - start) * 1000
         ticket.triage.latency_ms = round(latency, 3)
         return TriageResult(ticket=ticket, backend="learned", model_file=str(self.model.path),

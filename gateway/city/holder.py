@@ -1,0 +1,74 @@
+"""One city pack for the whole gateway, swapped atomically on reload.
+
+Readers call ``holder.pack`` each time they need the city (a reference read, no lock), so a
+reload reaches the API, triage and vision without restarting them. A reload that finds a
+problem keeps the running pack and reports every problem; listeners (vision's zone rules)
+are told only of packs that loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from citypack import CityPack, PackError, load_pack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    pack_id: str
+    sha256: str
+    problems: list[str] = field(default_factory=list)
+
+
+class CityHolder:
+    def __init__(self, directory: Path, pack: CityPack | None = None) -> None:
+        """Loads ``directory`` now (``PackError`` if it cannot: the gateway must not start without a city)."""
+        self.directory = directory
+        self._pack = pack or load_pack(directory)
+        self._lock = threading.Lock()  # one reload at a time
+        self.listeners: list[Callable[[CityPack], None]] = []
+
+    @property
+    def pack(self) -> CityPack:
+        return self._pack
+
+    def reload(self) -> ReloadResult:
+        with self._lock:
+            try:
+                fresh = load_pack(self.directory)
+            except PackError as err:
+                log.error("city pack reload refused, keeping %s (%s): %s", self._pack.id, self._pack.sha256[:12], err)
+                return ReloadResult(False, self._pack.id, self._pack.sha256, [str(p) for p in err.problems])
+            self._pack = fresh
+            for listener in self.listeners:
+                try:
+                    listener(fresh)
+                except Exception:  # a listener's bug must not undo a good reload
+                    log.exception("city pack listener failed")
+            log.info("city pack %s loaded (%s)", fresh.id, fresh.sha256[:12])
+            return ReloadResult(True, fresh.id, fresh.sha256)
+
+    def install_sighup(self) -> bool:
+        """Reload on SIGHUP (main thread only, where Python delivers signals)."""
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+            return False
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, name="city-reload",
+                                                                  daemon=True).start())
+        return True
+
+    # --- what triage asks of the city (triage.ticket.CityContext) ---------------------------
+
+    def sla(self, category: str, severity: str) -> timedelta:
+        return self._pack.config.sla.due_after(category, severity)
+
+    def where(self, lat: float, lon: float, district: str | None, lang: str) -> str | None:
+        return self._pack.address(lat, lon, lang, district).text(lang)
