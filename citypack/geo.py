@@ -120,6 +120,12 @@ class _Reader:
             return ""
         return v
 
+    def choice(self, file: str, label: str, props: dict[str, Any], key: str, allowed: tuple[str, ...]) -> bool:
+        if props.get(key) in allowed:
+            return True
+        self.problems.append(Problem(file, f"must be one of {', '.join(allowed)}", label, f"properties.{key}"))
+        return False
+
     def point(self, file: str, label: str, props: dict[str, Any], key: str) -> Point | None:
         v = props.get(key)
         if (isinstance(v, list) and len(v) == 2 and all(isinstance(c, int | float) for c in v)
@@ -195,14 +201,13 @@ def read_zones(root: Path, districts: dict[str, DistrictArea], problems: list[Pr
         if district not in districts:
             problems.append(Problem(file, f"unknown district {district!r} (known: {', '.join(districts)})",
                                     label, "properties.district"))
-        if kind not in ZONE_KINDS:
-            problems.append(Problem(file, f"must be one of {', '.join(ZONE_KINDS)}", label, "properties.kind"))
+        known_kind = r.choice(file, label, props, "kind", ZONE_KINDS)
         geom = r.geometry(file, label, f, (Polygon, MultiPolygon))
         name, name_zh = r.text(file, label, props, "name"), r.text(file, label, props, "name_zh")
         tags = r.tags(file, label, props, "place_tags")
         if kind == "place" and not tags:
             problems.append(Problem(file, "a place zone needs at least one place tag", label, "properties.place_tags"))
-        if geom is None or district not in districts or kind not in ZONE_KINDS or not name or not name_zh:
+        if geom is None or district not in districts or not known_kind or not name or not name_zh:
             continue
         if not districts[district].outline.covers(geom.representative_point()):
             problems.append(Problem(file, f"lies outside district {district}", label, "geometry"))
@@ -216,8 +221,7 @@ def read_places(root: Path, districts: dict[str, DistrictArea], problems: list[P
     for label, f in r.features(file):
         props = f["properties"]
         kind = props.get("kind")
-        if kind not in PLACE_KINDS:
-            problems.append(Problem(file, f"must be one of {', '.join(PLACE_KINDS)}", label, "properties.kind"))
+        if not r.choice(file, label, props, "kind", PLACE_KINDS):
             continue
         kinds: tuple[type, ...] = (Point,) if kind == "place" else (LineString, MultiLineString)
         geom = r.geometry(file, label, f, kinds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from citypack import DEMO_PACK
 from gateway.api.routes_incidents import resolve_evidence
 from tests.api.conftest import bearer
 from tests.api_tickets.conftest import EVIDENCE_REL, Seed, png
@@ -121,8 +123,12 @@ def test_map_layers(client: TestClient, tokens: dict[str, str]) -> None:
     districts = {f["id"] for f in fc["features"] if f["properties"]["kind"] == "district"}
     assert {"futian", "nanshan", "luohu"} <= districts
     futian = next(f for f in fc["features"] if f.get("id") == "futian")
-    ring = futian["geometry"]["coordinates"][0]
-    assert ring[0] == ring[-1] and len(ring) == 5
+    ring = futian["geometry"]["coordinates"][0]  # the pack's outline, as drawn (not a bounding box)
+    pack = json.loads((DEMO_PACK / "districts.geojson").read_text())
+    drawn = next(f for f in pack["features"] if f["properties"]["id"] == "futian")["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == len(drawn) > 5
+    assert any(f["properties"]["kind"] == "street" and f["properties"]["name_en"] == "Shennan Boulevard"
+               for f in fc["features"])
 
 
 def test_resolve_evidence_stays_inside_data_dir(data_dir: Path) -> None:

@@ -18,9 +18,13 @@ from tests.simulators.fleet_util import run_tag, small
 HARBOUR = SHIPPED / "harbour-demo"
 
 
-def test_harbour_pack_runs_end_to_end(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
+def test_harbour_pack_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     pack = load_pack(HARBOUR)
     tag = run_tag()
+    # A broker of its own: the simulators' device ids (aq-0001, robot-01, ...) are the same in every
+    # city, and the shared broker's retained status messages would register them in futian, or
+    # this fleet's would haunt later tests.
+    broker = Mosquitto(tmp_path / "mq").start()
     gw = start_gateway(broker.url, db_url, tmp_path / "gw.log", client_id=f"gw-city-{tag}",
                        extra_env={"URBANOPS_CITY_DIR": str(HARBOUR)})
     try:
@@ -42,6 +46,7 @@ def test_harbour_pack_runs_end_to_end(broker: Mosquitto, db_url: str, tmp_path: 
     finally:
         gw.terminate()
         gw.wait(20)
+        broker.stop()
     lang = body["language"]
     loc = body["location"]
     expected = pack.address(loc["lat"], loc["lon"], lang, "oldport")
