@@ -8,7 +8,7 @@ the previous pack). The pack is immutable data; whoever holds it passes it on.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from shapely.ops import nearest_points
 
 from citypack.config import CityConfig
 from citypack.errors import PackError, Problem
-from citypack.geo import DistrictArea, NamedPlace, ZoneArea, read_districts, read_places, read_zones
+from citypack.geo import DistrictArea, NamedPlace, ZoneArea, district_of, read_districts, read_places, read_zones
 from citypack.plans import Plan, read_plans
 from devices.geography import BBox, District, LatLon, Place, distance_m
 
@@ -67,15 +67,13 @@ class CityPack:
     places: list[NamedPlace]
     plans: list[Plan]
     sha256: str  # of every file read: which pack version a decision was made under
-    files: tuple[str, ...] = field(default=())
 
     @property
     def id(self) -> str:
         return self.config.id
 
     def district_at(self, lat: float, lon: float) -> str | None:
-        p = Point(lon, lat)
-        return next((d.id for d in self.districts.values() if d.outline.covers(p)), None)
+        return district_of(self.districts, Point(lon, lat))
 
     def district_name(self, district: str | None, lang: str) -> str | None:
         d = self.districts.get(district or "")
@@ -145,12 +143,11 @@ def _read_config(root: Path, problems: list[Problem]) -> CityConfig | None:
         return None
 
 
-def _digest(root: Path) -> tuple[str, tuple[str, ...]]:
+def _digest(root: Path) -> str:
     h = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for p in files:
+    for p in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest(), tuple(str(p.relative_to(root)) for p in files)
+    return h.hexdigest()
 
 
 def load_pack(directory: Path | str) -> CityPack:
@@ -171,5 +168,4 @@ def load_pack(directory: Path | str) -> CityPack:
                                                 f"({', '.join(config.languages)})"))
     if problems or config is None:
         raise PackError(str(directory), problems)
-    sha, files = _digest(root)
-    return CityPack(root, config, districts, zones, places, plans, sha, files)
+    return CityPack(root, config, districts, zones, places, plans, _digest(root))

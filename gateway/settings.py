@@ -86,7 +86,6 @@ class Settings(BaseSettings):
     vision_batch: int = 4
     vision_min_confidence: float = 0.35
     vision_redact: bool = True
-    vision_zones_dir: Path | None = None
     vision_label_map: dict[str, str] = {}
     yolo_weights: Path | None = None  # None: the committed vision/weights/urban-yolov8n.pt
     # What runs the detector: torch (Ultralytics on PyTorch), onnxruntime or openvino (the

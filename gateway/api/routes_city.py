@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from citypack import CityPack
+from citypack.plans import Plan
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, AdminToken, City, require_role
 from gateway.security.auth import Role
 
@@ -73,7 +74,7 @@ def _minutes(times: dict[Any, Any]) -> dict[str, float]:
     return {str(getattr(s, "value", s)): t.total_seconds() / 60 for s, t in times.items()}
 
 
-def _plan(p: Any) -> PlanOut:
+def _plan(p: Plan) -> PlanOut:
     return PlanOut(id=p.id, lang=p.lang, title=p.title, categories=[c.value for c in p.categories],
                    sections=[{"number": s.number, "heading": s.heading} for s in p.sections])
 
