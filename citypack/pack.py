@@ -21,6 +21,7 @@ from shapely.ops import nearest_points
 from citypack.config import CityConfig
 from citypack.errors import PackError, Problem
 from citypack.geo import DistrictArea, NamedPlace, ZoneArea, district_of, read_districts, read_places, read_zones
+from citypack.knowledge import PlanIndex, Words, read_words
 from citypack.plans import Plan, read_plans
 from devices.geography import BBox, District, LatLon, Place, distance_m
 
@@ -66,6 +67,7 @@ class CityPack:
     zones: list[ZoneArea]
     places: list[NamedPlace]
     plans: list[Plan]
+    words: Words  # knowledge.yaml: how people say what the plans say
     sha256: str  # of every file read: which pack version a decision was made under
 
     @property
@@ -108,6 +110,11 @@ class CityPack:
                                  depot=LatLon(d.depot.y, d.depot.x), drone_base=LatLon(d.drone_base.y, d.drone_base.x),
                                  places=places)
         return out
+
+    @cached_property
+    def knowledge(self) -> PlanIndex:
+        """The plans indexed for citation (built on first use: simulators never need it)."""
+        return PlanIndex(self.plans, self.config.languages, self.words)
 
     def zone_features(self) -> dict[str, list[dict[str, Any]]]:
         """Zones per district as GeoJSON features (vision's zone rules read these)."""
@@ -161,6 +168,7 @@ def load_pack(directory: Path | str) -> CityPack:
     zones = read_zones(root, districts, problems)
     places = read_places(root, districts, problems)
     plans = read_plans(root, problems)
+    words = read_words(root, problems)
     if config is not None:
         for p in plans:
             if p.lang not in config.languages:
@@ -168,4 +176,4 @@ def load_pack(directory: Path | str) -> CityPack:
                                                 f"({', '.join(config.languages)})"))
     if problems or config is None:
         raise PackError(str(directory), problems)
-    return CityPack(root, config, districts, zones, places, plans, _digest(root))
+    return CityPack(root, config, districts, zones, places, plans, words, _digest(root))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.backend import RULES_VERSION, BackendConfigError, TriageConfig, TriageResult
+from triage.citations import passages_for
 from triage.guardrails import apply_guardrails
 from triage.models import Incident, TriageInfo
 from triage.prompting import (
@@ -135,8 +136,10 @@ class LlmBackend:
         return tokens + self._config.max_tokens + 64 <= self._config.n_ctx
 
     def _messages(self, incident: Incident, a: Assessment) -> list[dict[str, str]] | None:
-        for max_obs, max_text in ((12, 300), (4, 120)):
-            messages = build_messages(self.prompt, incident, a, max_obs, max_text)
+        lang = "zh" if a.language == "zh" else "en"
+        found = passages_for(incident, a, lang, self._config.city)
+        for max_obs, max_text, plans in ((12, 300, found), (12, 300, found[:1]), (4, 120, [])):
+            messages = build_messages(self.prompt, incident, a, max_obs, max_text, plans)
             if self._fits(messages):
                 return messages
         return None

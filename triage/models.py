@@ -135,6 +135,20 @@ class Evidence(BaseModel):
     text: str | None = Field(default=None, max_length=280)
 
 
+class Citation(BaseModel):
+    """A section of one of the city's plans that the ticket's actions follow (the knowledge base)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(max_length=64, description="plan id in the city pack")
+    section: int = Field(ge=1, le=999, description="section number (the same in every language version)")
+    lang: Literal["en", "zh"]
+    title: str = Field(max_length=200, description="the plan's title")
+    heading: str = Field(max_length=200, description="the section's heading")
+    score: float = Field(ge=0, le=1, description="BM25 score of the section as a share of the query's best possible")
+    url: str = Field(max_length=200, description="the plan in the API, anchored at the section")
+
+
 class TriageInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -166,6 +180,7 @@ class Ticket(BaseModel):
     language: Literal["en", "zh"] = "en"
     rule_trace: list[Line] = Field(default_factory=list, max_length=40)
     related_categories: list[Category] = Field(default_factory=list, max_length=10)
+    citations: list[Citation] = Field(default_factory=list, max_length=3)
     status: TicketStatus = TicketStatus.OPEN
     district: str | None = Field(default=None, max_length=64)
     location: Location | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,11 +18,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
+from triage.citations import Passage
 from triage.injection import screen
 from triage.models import Agency, Category, Certainty, Incident, Severity, Urgency
 from triage.rules import Assessment
 
-PROMPT_VERSION = "triage_v1"
+PROMPT_VERSION = "triage_v2"
+MAX_PASSAGE_TEXT = 400  # characters of each plan section shown to the model
 MAX_PROMPT_OBSERVATIONS = 12
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -164,7 +167,7 @@ def _quoted(text: str, limit: int) -> str:
 
 def build_messages(prompt: Prompt, incident: Incident, a: Assessment,
                    max_observations: int = MAX_PROMPT_OBSERVATIONS,
-                   max_text: int = 300) -> list[dict[str, str]]:
+                   max_text: int = 300, passages: Sequence[Passage] = ()) -> list[dict[str, str]]:
     loc = incident.location
     data = {
         "district": incident.district,
@@ -185,6 +188,8 @@ def build_messages(prompt: Prompt, incident: Incident, a: Assessment,
         "reasons": a.trace[-6:],
     }
     language = "Chinese (简体中文)" if a.language == "zh" else "English"
+    plans = [{"plan": p.plan_title, "section": f"{p.section}. {p.heading}", "text": p.text[:MAX_PASSAGE_TEXT]}
+             for p in passages]
     user = prompt.render_user(incident_json=_data_json(data), rules_json=_data_json(rules),
-                              language=language)
+                              language=language, plans_json=_data_json(plans))
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from triage import taxonomy as tx
+from triage.citations import PlanLibrary, citation_action, cite
 from triage.models import Category, Evidence, Incident, Severity, Ticket, TriageInfo
 from triage.rules import Assessment
 from triage.wording import actions_for, summary_for
@@ -22,8 +23,8 @@ def ticket_id_for(incident_id: str) -> str:
     return "tkt-" + hashlib.sha256(incident_id.encode()).hexdigest()[:24]
 
 
-class CityContext(Protocol):
-    """What a ticket needs of the city (the gateway's city pack): its SLA and its place names."""
+class CityContext(PlanLibrary, Protocol):
+    """What a ticket needs of the city (the gateway's city pack): SLA, place names and plans."""
 
     def sla(self, category: str, severity: str) -> timedelta: ...
 
@@ -87,7 +88,10 @@ def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datet
     if place and location is not None and not location.address:
         location = location.model_copy(update={"address": place[:200]})
     also = tuple(c for c in a.also if c is not a.category)
+    citations, _ = cite(incident, a, lang, city)
     actions = actions_for(a.category, a.severity, a.multi_agency, a.places, lang, also)
+    actions = (actions + [citation_action(c, lang) for c in citations])[:10]
+    trace = [*a.trace, *(f"plan {c.plan} section {c.section} cited (score {c.score:g})" for c in citations)]
     for step in extra_actions or []:
         if step not in actions and len(actions) < 10:
             actions.append(step[:200])
@@ -103,7 +107,7 @@ def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datet
         sla_due=sla_due(incident, a.severity, now, category=a.category, city=city), confidence=a.confidence,
         needs_review=a.needs_review, review_reasons=[r[:200] for r in a.review_reasons[:10]],
         triage=info, evidence=evidence_for(incident), language=lang,
-        rule_trace=_bounded_trace(a.trace),
-        related_categories=a.related[:10], district=incident.district,
+        rule_trace=_bounded_trace(trace),
+        related_categories=a.related[:10], citations=citations, district=incident.district,
         location=location, opened_at=incident.opened_at,
     )

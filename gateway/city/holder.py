@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from citypack import CityPack, PackError, load_pack
+from citypack.knowledge import Passage
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class CityHolder:
         """Loads ``directory`` now (``PackError`` if it cannot: the gateway must not start without a city)."""
         self.directory = directory
         self._pack = pack or load_pack(directory)
+        self._pack.knowledge  # noqa: B018  (index the plans now, not on the first ticket)
         self._lock = threading.Lock()  # one reload at a time
         self.listeners: list[Callable[[CityPack], None]] = []
 
@@ -45,6 +47,7 @@ class CityHolder:
         with self._lock:
             try:
                 fresh = load_pack(self.directory)
+                fresh.knowledge  # noqa: B018  (indexed before the swap: the first ticket after waits for nothing)
             except PackError as err:
                 log.error("city pack reload refused, keeping %s (%s): %s", self._pack.id, self._pack.sha256[:12], err)
                 return ReloadResult(False, self._pack.id, self._pack.sha256, [str(p) for p in err.problems])
@@ -72,3 +75,6 @@ class CityHolder:
 
     def where(self, lat: float, lon: float, district: str | None, lang: str) -> str | None:
         return self._pack.address(lat, lon, lang, district).text(lang)
+
+    def passages(self, query: str, lang: str, categories: Sequence[str], k: int) -> Sequence[Passage]:
+        return self._pack.knowledge.search(query, lang, categories, k)

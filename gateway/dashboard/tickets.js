@@ -65,6 +65,7 @@ function renderTicket(tk) {
     ["actions", (tk.body.actions || []).join(" · ")]]) {
     meta.append(el("dt", t("field." + k)), el("dd", v || "–"));
   }
+  renderCitations(tk);
   renderActions(tk);
   const hist = $("ticket-history");
   hist.replaceChildren();
@@ -76,6 +77,51 @@ function renderTicket(tk) {
       action: label("action", h.action), extra }).trim());
     li.dataset.action = h.action;
     hist.append(li);
+  }
+}
+
+// The plan sections the ticket's actions follow; a click opens the section, in the page's language
+// (zh and en versions of a plan number the same sections).
+function renderCitations(tk) {
+  const list = $("ticket-plans");
+  list.replaceChildren();
+  const cites = tk.body.citations || [];
+  if (!cites.length) list.append(el("li", t("ticket.no_plans"), "muted"));
+  for (const c of cites) {
+    const a = el("a", t("ticket.plan_ref", { title: c.title, section: c.section, heading: c.heading }));
+    a.href = "#plan-" + c.plan + "-" + c.section;
+    a.dataset.plan = c.plan;
+    a.dataset.section = c.section;
+    a.onclick = (ev) => { ev.preventDefault(); openPlan(c.plan, c.section); };
+    const li = el("li");
+    li.append(a);
+    list.append(li);
+  }
+  if ($("plan-view").dataset.ticket !== tk.ticket_id) $("plan-view").hidden = true;
+}
+
+async function openPlan(planId, section) {
+  const view = $("plan-view");
+  try {
+    const plan = await api("/api/v1/city/plans/" + encodeURIComponent(planId),
+      { lang: i18n.lang.startsWith("zh") ? "zh" : "en" });
+    $("plan-title").textContent = plan.title;
+    const box = $("plan-sections");
+    box.replaceChildren();
+    let cited = null;
+    for (const s of plan.sections) {
+      const sec = el("section", null, s.number === Number(section) ? "cited" : "");
+      sec.id = "plan-section-" + s.number;
+      sec.append(el("h5", s.number + ". " + s.heading), el("p", s.text));
+      if (s.number === Number(section)) cited = sec;
+      box.append(sec);
+    }
+    view.dataset.ticket = ops.ticket;
+    view.hidden = false;
+    if (cited) cited.scrollIntoView({ block: "nearest" });
+    showError("ticket-error", null);
+  } catch (err) {
+    showError("ticket-error", err);
   }
 }
 

@@ -43,7 +43,8 @@ def png(width: int = 64, height: int = 48) -> bytes:
 
 
 def ticket_body(incident_id: str, ticket_id: str, *, category: str = "fire", severity: str = "high",
-                agency: str = "fire_rescue", sla_due: datetime, opened_at: datetime) -> dict[str, Any]:
+                agency: str = "fire_rescue", sla_due: datetime, opened_at: datetime,
+                citations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     ticket = Ticket.model_validate({
         "ticket_id": ticket_id, "incident_id": incident_id, "category": category, "severity": severity,
         "agency": agency, "urgency": "Immediate", "certainty": "Observed",
@@ -51,7 +52,7 @@ def ticket_body(incident_id: str, ticket_id: str, *, category: str = "fire", sev
         "sla_due": sla_due.isoformat(), "confidence": 0.9, "needs_review": False,
         "triage": {"backend": "rules", "model": "rules-v1", "latency_ms": 1.0}, "district": "futian",
         "location": {"lat": 22.5375, "lon": 114.056, "address": "Futian Station", "place_tags": ["metro"]},
-        "opened_at": opened_at.isoformat()})
+        "opened_at": opened_at.isoformat(), "citations": citations or []})
     return ticket.model_dump(mode="json", exclude_none=True)
 
 
@@ -62,7 +63,8 @@ class Seed:
     def incident(self, incident_id: str = "inc-0001", *, district: str = "futian", category: str = "fire",
                  severity: str = "high", ticket: bool = True, agency: str = "fire_rescue",
                  sla_in: timedelta = timedelta(minutes=30), evidence: str | None = EVIDENCE_REL,
-                 status: str = "open", lat: float = 22.5375, lon: float = 114.056) -> str:
+                 status: str = "open", lat: float = 22.5375, lon: float = 114.056,
+                 citations: list[dict[str, Any]] | None = None) -> str:
         """Insert an incident with one vision observation and (optionally) its ticket; return the ticket id."""
         now = datetime.now(UTC)
         self.db.execute(
@@ -78,7 +80,7 @@ class Seed:
         ticket_id = f"tkt-{incident_id}"
         if ticket:
             body = ticket_body(incident_id, ticket_id, category=category, severity=severity, agency=agency,
-                               sla_due=now + sla_in, opened_at=now)
+                               sla_due=now + sla_in, opened_at=now, citations=citations)
             self.db.execute(
                 "INSERT INTO tickets (ticket_id, incident_id, district, category, severity, agency, status,"
                 " needs_review, sla_due, created_at, updated_at, body) VALUES (%s,%s,%s,%s,%s,%s,%s,false,%s,%s,%s,%s)",

@@ -23,14 +23,20 @@ WORDS = {
     "zh-CN": {"signin": "登录", "live": "实时", "severity": "较急", "category": "内涝积水", "agency": "水务",
               "district": "福田区", "open": "待处理", "ack": "确认接收", "acked": "已确认", "created": "创建工单",
               "agency_field": "责任部门", "sla_field": "处置时限", "tz": f"城市时区：{CITY_TZ}",
-              "no_dead": "无 — 全部数据均已接收", "devices": "设备", "signout": "退出登录"},
+              "no_dead": "无 — 全部数据均已接收", "devices": "设备", "signout": "退出登录",
+              "plan_ref": "第4节", "plan_heading": "下穿通道与地铁出入口"},
     "en": {"signin": "Sign in", "live": "live", "severity": "medium", "category": "flood", "agency": "Water Affairs",
            "district": "Futian", "open": "open", "ack": "Acknowledge", "acked": "acknowledged", "created": "created",
            "agency_field": "Agency", "sla_field": "SLA due", "tz": f"City time: {CITY_TZ}",
-           "no_dead": "none — all input was accepted", "devices": "Devices", "signout": "Sign out"},
+           "no_dead": "none — all input was accepted", "devices": "Devices", "signout": "Sign out",
+           "plan_ref": "section 4", "plan_heading": "Underpasses and Metro Entrances"},
 }
 LOCALES = {"zh-CN": "zh-CN", "en-US": "en"}  # browser locale -> the dashboard's language
 OTHER = {"zh-CN": "en", "en": "zh-CN"}
+# A citation as triage writes it (tickets cite in their own language: this one is Chinese).
+CITATION = {"plan": "typhoon-flood", "section": 4, "lang": "zh", "title": "台风与城市内涝应急处置预案（演示）",
+            "heading": "下穿通道与地铁出入口", "score": 0.42,
+            "url": "/api/v1/city/plans/typhoon-flood?lang=zh#section-4"}
 
 
 def open_dashboard(browser: Any, url: str, locale: str) -> tuple[Any, Any]:
@@ -67,7 +73,7 @@ def test_dashboard_speaks_the_browsers_language(browser: Any, live_server: LiveS
     lang = LOCALES[locale]
     w, other = WORDS[lang], OTHER[lang]
     seed.incident("inc-i18n", category="flood", severity="medium", agency="water_affairs", district="futian",
-                  sla_in=timedelta(minutes=45))
+                  sla_in=timedelta(minutes=45), citations=[CITATION])
     [(sla_due,)] = seed.db.execute("SELECT sla_due FROM tickets WHERE ticket_id = 'tkt-inc-i18n'")
     on_city_clock = sla_due.astimezone(ZoneInfo(CITY_TZ)).strftime("%H:%M")
     on_browser_clock = sla_due.astimezone(ZoneInfo(BROWSER_TZ)).strftime("%H:%M")
@@ -97,6 +103,14 @@ def test_dashboard_speaks_the_browsers_language(browser: Any, live_server: LiveS
     assert full_on_city_clock in meta.inner_text(), meta.inner_text()
     expect(page.locator('#ticket-history li[data-action="created"]')).to_contain_text(w["created"])
     expect(page.locator('#ticket-actions button[data-action="ack"]')).to_have_text(w["ack"])
+    # Its plan citation opens the cited section of the city's plan, in the page's language.
+    cite = page.locator('#ticket-plans a[data-plan="typhoon-flood"]')
+    expect(cite).to_contain_text(w["plan_ref"])
+    cite.click()
+    cited = page.locator("#plan-sections section.cited")
+    expect(cited).to_have_count(1, timeout=5_000)
+    expect(cited.locator("h5")).to_have_text("4. " + w["plan_heading"])
+    expect(page.locator("#plan-sections section")).to_have_count(8)
     page.click('#ticket-actions button[data-action="ack"]')
     badge = page.locator("#ticket-status-badge")
     expect(badge).to_have_text(w["acked"], timeout=5_000)

@@ -1,6 +1,6 @@
 """Another city, no code change: with ``URBANOPS_CITY_DIR`` on the fictional harbour pack, a
 simulated fleet in its districts runs its own scenario through MQTT, the gateway and TimescaleDB,
-and the flood ticket carries the pack's district, place names and SLA."""
+and the flood ticket carries the pack's district, place names, SLA and plan citations."""
 
 from __future__ import annotations
 
@@ -55,3 +55,8 @@ def test_harbour_pack_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert f"{loc['lat']:.5f}" not in body["summary"]  # names, not coordinates
     due = datetime.fromisoformat(body["sla_due"]) - datetime.fromisoformat(body["opened_at"])
     assert due == pack.config.sla.due_after("flood", body["severity"])  # the harbour's flood SLA, not Shenzhen's
+    # Its actions cite the harbour's storm-surge plan (Shenzhen's plans are not in this pack).
+    cited = [(c["plan"], c["lang"]) for c in body["citations"]]
+    assert cited and cited[0] == ("storm-surge", lang), body["citations"]
+    assert any(f"section {body['citations'][0]['section']}" in a or f"第{body['citations'][0]['section']}节" in a
+               for a in body["actions"])

@@ -125,7 +125,7 @@ def test_llm_backend_real_model(llm_backend: Any, smollm2: Path) -> None:
         assert result.raw_output and json.loads(result.raw_output)  # grammar-constrained JSON
         assert result.model_file == smollm2.name
         assert result.model_sha256 == hashlib.sha256(smollm2.read_bytes()).hexdigest()
-        assert result.prompt_version == "triage_v1" and len(result.prompt_sha256 or "") == 64
+        assert result.prompt_version == "triage_v2" and len(result.prompt_sha256 or "") == 64
         assert t.triage.backend == "llm" and t.triage.model == smollm2.name
         base = rules.assess(inc).ticket
         assert t.category in {base.category, *base.related_categories}
