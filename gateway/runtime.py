@@ -71,7 +71,10 @@ class GatewayRuntime:
         if settings.webhooks_enabled:
             self.webhooks = WebhookService(settings.database_url, webhooks or WebhookConfig(
                 timeout_s=settings.webhook_timeout_s, backoff_base_s=settings.webhook_backoff_base_s,
-                backoff_cap_s=settings.webhook_backoff_cap_s, max_attempts=settings.webhook_max_attempts))
+                backoff_cap_s=settings.webhook_backoff_cap_s, max_attempts=settings.webhook_max_attempts,
+                smtp_host=settings.smtp_host, smtp_port=settings.smtp_port, smtp_from=settings.smtp_from,
+                smtp_user=settings.smtp_user, smtp_password=settings.smtp_password,
+                smtp_starttls=settings.smtp_starttls), city=self.city)
         self.maintenance = MaintenanceLoop(
             settings.database_url, settings.maintenance_interval_s,
             settings.telemetry_retention_days, settings.offline_after_s,

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = 2.0
     webhook_backoff_cap_s: float = 300.0
     webhook_max_attempts: int = 12
+    # e-mail channels of the city pack's agencies go out through this relay (none: e-mail fails visibly)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "urbanops@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     # vision (off by default: it loads torch; the frames come from drones and robots)
     vision_enabled: bool = False

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
 
 from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, AdminToken, Conn, ManagerToken, require_role
 from gateway.dispatch.config import ROBOT_CATEGORIES, DispatchConfig
@@ -24,7 +24,7 @@ from triage.models import Agency
 router = APIRouter(prefix=API_PREFIX, tags=["dispatch"], responses=AUTH_RESPONSES,
                    dependencies=[Depends(require_role(Role.OPERATOR))])
 TicketId = Annotated[str, Path(min_length=1, max_length=140, pattern=r"^[^\x00/]+$")]
-WebhookEvent = Literal["created", "escalated", "resolved"]
+WebhookEvent = Literal["created", "escalated", "reminder", "resolved"]
 TASK_COLUMNS = ("task_id, ticket_id, device_id, kind, action, lat, lon, status, deadline, attempts, progress_pct,"
                 " approved_by, approved_at, created_at, updated_at, sent_at, acked_at, started_at, finished_at,"
                 " detail")
@@ -64,10 +64,18 @@ class SubscriptionIn(BaseModel):
 class SubscriptionOut(BaseModel):
     id: int
     agency: str
-    url: str
+    url: str = Field(description="the endpoint; a group robot's key or token (the query string) is not shown")
     events: list[str]
     active: bool
     created_at: datetime
+    kind: str = Field("webhook", description="webhook, wecom, dingtalk or email")
+    origin: str = Field("api", description="api (created here) or pack (an agency channel of the city pack)")
+
+    @model_validator(mode="after")
+    def _no_key(self) -> SubscriptionOut:
+        if self.kind in ("wecom", "dingtalk"):  # the key or access token in the query is the secret
+            self.url = self.url.split("?", 1)[0]
+        return self
 
 
 class DeliveryOut(BaseModel):
@@ -82,6 +90,7 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     next_attempt_at: datetime
     delivered_at: datetime | None
+    step: int = Field(0, description="the escalation ladder's step, for reminders")
 
 
 async def _tasks(conn: Conn, ticket_id: str) -> list[dict[str, Any]]:
@@ -138,7 +147,8 @@ async def approve_dispatch(ticket_id: TicketId, token: ManagerToken, conn: Conn)
 @router.get("/webhooks", summary="Agency webhook subscriptions (secrets are never shown)")
 async def list_subscriptions(token: AdminToken, conn: Conn) -> list[SubscriptionOut]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, agency, url, events, active, created_at FROM webhook_subscriptions ORDER BY id")
+        await cur.execute("SELECT id, kind, origin, agency, url, events, active, created_at FROM webhook_subscriptions"
+                          " ORDER BY id")
         return [SubscriptionOut(**r) for r in await cur.fetchall()]
 
 
@@ -146,7 +156,7 @@ async def list_subscriptions(token: AdminToken, conn: Conn) -> list[Subscription
 async def create_subscription(body: SubscriptionIn, token: AdminToken, conn: Conn) -> SubscriptionOut:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("INSERT INTO webhook_subscriptions (agency, url, secret, events) VALUES (%s, %s, %s, %s)"
-                          " RETURNING id, agency, url, events, active, created_at",
+                          " RETURNING id, kind, origin, agency, url, events, active, created_at",
                           (body.agency.value, str(body.url), body.secret, list(body.events)))
         row = await cur.fetchone()
     assert row is not None
@@ -155,12 +165,12 @@ async def create_subscription(body: SubscriptionIn, token: AdminToken, conn: Con
 
 @router.get("/webhooks/deliveries", summary="The delivery log, newest first")
 async def list_deliveries(token: AdminToken, conn: Conn,
-                          status_: Annotated[Literal["pending", "delivered", "failed"] | None,
+                          status_: Annotated[Literal["pending", "delivered", "failed", "cancelled"] | None,
                                              Query(alias="status")] = None,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DeliveryOut]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, subscription_id, ticket_id, event, attempts, status, last_status, last_error,"
-                          " created_at, next_attempt_at, delivered_at FROM webhook_deliveries"
+        await cur.execute("SELECT id, subscription_id, ticket_id, event, step, attempts, status, last_status,"
+                          " last_error, created_at, next_attempt_at, delivered_at FROM webhook_deliveries"
                           " WHERE %(s)s::text IS NULL OR status = %(s)s ORDER BY created_at DESC, id DESC"
                           " LIMIT %(limit)s", {"s": status_, "limit": limit})
         return [DeliveryOut(**r) for r in await cur.fetchall()]
@@ -171,7 +181,7 @@ async def list_deliveries(token: AdminToken, conn: Conn,
 async def retry_delivery(delivery_id: int, token: AdminToken, conn: Conn) -> DeliveryOut:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()"
-                          " WHERE id = %s AND status = 'failed' RETURNING id, subscription_id, ticket_id, event,"
+                          " WHERE id = %s AND status = 'failed' RETURNING id, subscription_id, ticket_id, event, step,"
                           " attempts, status, last_status, last_error, created_at, next_attempt_at, delivered_at",
                           (delivery_id,))
         row = await cur.fetchone()

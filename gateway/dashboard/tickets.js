@@ -71,13 +71,19 @@ function renderTicket(tk) {
   hist.replaceChildren();
   for (const h of tk.history) {
     const d = h.details || {};
-    const extra = [d.assignee && "→ " + d.assignee, d.note, d.changes && changesText(d.changes),
-      d.reason && t("history.because", { reason: d.reason })].filter(Boolean).join(" ");
+    const extra = h.action === "remind" ? remindText(d) : [d.assignee && "→ " + d.assignee, d.note,
+      d.changes && changesText(d.changes), d.reason && t("history.because", { reason: d.reason })].filter(Boolean).join(" ");
     const li = el("li", t("history.entry", { time: formatDateTime(h.ts), actor: h.actor,
       action: label("action", h.action), extra }).trim());
     li.dataset.action = h.action;
     hist.append(li);
   }
+}
+
+// An escalation-ladder reminder: its level, how late, and who was told (agencies by name).
+function remindText(d) {
+  const who = (d.notify || []).map((n) => (n === "duty_office" ? t("history.duty_office") : label("agency", n)));
+  return t("history.remind", { step: d.step, after: d.after, who: who.join(t("list.sep")) });
 }
 
 // The plan sections the ticket's actions follow; a click opens the section, in the page's language
