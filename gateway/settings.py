@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # The city: districts, zones, places, agencies, SLA, escalation, plans (citypack/README.md).
     # Reloaded on SIGHUP or POST /api/v1/admin/city/reload.
     city_dir: Path = DEMO_PACK
+    # An offline base map the city supplies: a raster PMTiles file (PNG/JPEG/WebP tiles) drawn under
+    # the pack's layers. None: the map shows the pack's outlines, streets and places on plain ground.
+    basemap_pmtiles: Path | None = None
 
     # ingest
     batch_max_rows: int = 5000

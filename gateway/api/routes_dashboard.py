@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, status
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway.api.deps import City, SettingsDep
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+BASEMAP_PATH = "/dashboard/basemap.pmtiles"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
     " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
@@ -42,8 +43,20 @@ def mount(app: FastAPI) -> None:
     async def config(settings: SettingsDep, city: City) -> JSONResponse:
         # The city's clock and name (public, like the page): the pack's, unless the setting overrides the clock.
         pack = city.pack
-        return JSONResponse({"city_timezone": settings.city_timezone or pack.config.timezone,
-                             "city": {"id": pack.id, "zh": pack.config.name.zh, "en": pack.config.name.en}},
-                            headers=SECURITY_HEADERS)
+        body = {"city_timezone": settings.city_timezone or pack.config.timezone,
+                "city": {"id": pack.id, "zh": pack.config.name.zh, "en": pack.config.name.en}}
+        if settings.basemap_pmtiles is not None:
+            body["basemap"] = BASEMAP_PATH
+        return JSONResponse(body, headers=SECURITY_HEADERS)
+
+    # The city's own base map (raster PMTiles), read by the page with HTTP range requests: map
+    # tiles, no incident data, so public like the page. Absent unless URBANOPS_BASEMAP_PMTILES is set.
+    @app.get(BASEMAP_PATH, include_in_schema=False)
+    async def basemap(settings: SettingsDep) -> FileResponse:
+        path = settings.basemap_pmtiles
+        if path is None or not path.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no base map configured")
+        return FileResponse(path, media_type="application/octet-stream",
+                            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR), name="dashboard")

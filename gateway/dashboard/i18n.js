@@ -89,6 +89,7 @@ async function loadConfig() {
     const res = await fetch("/dashboard/config.json");
     const cfg = await res.json();
     if (typeof cfg.city_timezone === "string") i18n.timeZone = cfg.city_timezone;
+    if (typeof cfg.basemap === "string") i18n.basemap = cfg.basemap; // the city's PMTiles base map, if any
     i18n.formats.clear();
   } catch (err) {
     console.warn("dashboard config unavailable, times in", i18n.timeZone, err);

@@ -204,6 +204,7 @@ async function showEvidence(observations) {
 
 window.startOps = async (role) => {
   ops.role = role;
+  mapState.onPick = openIncident; // a click on the map opens the incident too
   showFeedStatus("offline");
   try { await loadMapLayers(); } catch (err) { showError("incidents-error", err); }
   fillFilters();

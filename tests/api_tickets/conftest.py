@@ -127,8 +127,11 @@ class LiveServer:
 @pytest.fixture()
 def live_server(db_url: str, data_dir: Path) -> Iterator[LiveServer]:
     """The app under uvicorn in a thread (TestClient cannot stream an endless response)."""
+    yield from serve(create_app(make_settings(database_url=db_url, data_dir=data_dir)))
+
+
+def serve(app: Any) -> Iterator[LiveServer]:
     port = free_port()
-    app = create_app(make_settings(database_url=db_url, data_dir=data_dir))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

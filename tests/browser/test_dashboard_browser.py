@@ -73,6 +73,10 @@ def test_manager_and_operator_flow(browser: Any, live_server: LiveServer, seed: 
                                    tokens: dict[str, str], db_url: str) -> None:
     seed.incident("inc-old", category="flood", severity="medium", agency="water_affairs", district="futian",
                   lat=22.528, lon=114.05)
+    # A city's worth of sensors in one corner: the map clusters them instead of drawing 300 dots.
+    seed.db.execute("INSERT INTO devices (device_id, district, kind, first_seen, last_seen, state, lat, lon)"
+                    " SELECT 'aq-' || g, 'futian', 'sensor', now(), now(), 'online', 22.53 + (g % 20) * 0.0004,"
+                    " 114.03 + (g / 20) * 0.0004 FROM generate_series(1, 300) AS g")
     page = sign_in(browser, live_server.url, tokens["manager"])
     page.wait_for_selector('#incidents tr[data-incident="inc-old"]', timeout=5_000)
 
@@ -80,9 +84,27 @@ def test_manager_and_operator_flow(browser: Any, live_server: LiveServer, seed: 
     seed.incident("inc-live", category="fire", severity="high")
     notify_incident(db_url, "inc-live")
     page.wait_for_selector('#incidents tr[data-incident="inc-live"]', timeout=2_000)
-    page.wait_for_selector('#map polygon.incident[data-incident="inc-live"]', timeout=2_000)
+    page.wait_for_selector('#map .incident-icon[data-incident="inc-live"]', timeout=2_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "feed.png"), full_page=False)
+
+    # The map (vendored Leaflet): the pack's districts, clustered devices, pan and zoom, and an
+    # incident's popup with its evidence image.
+    expect(page.locator("#map .district-label")).to_have_count(3)
+    clusters = page.locator("#map .marker-cluster")
+    expect(clusters.first).to_be_visible(timeout=5_000)
+    assert clusters.count() < 30  # 300 devices drawn as a few clusters
+    the_map = page.locator("#map")
+    before = float(the_map.get_attribute("data-zoom") or "nan")
+    page.click("#map .leaflet-control-zoom-in")
+    expect(the_map).to_have_attribute("data-zoom", str(before + 1).removesuffix(".0"), timeout=5_000)
+    page.click("#map .leaflet-control-zoom-out")
+    expect(the_map).to_have_attribute("data-zoom", str(before).removesuffix(".0"), timeout=5_000)
+    page.click('#map .incident-icon[data-incident="inc-live"]')
+    popup = page.locator('#map .leaflet-popup .incident-popup[data-incident="inc-live"]')
+    expect(popup).to_contain_text("high", timeout=5_000)
+    expect(popup.locator("img.popup-evidence")).to_have_js_property("naturalWidth", 64, timeout=5_000)
+    page.screenshot(path=str(SCREENSHOTS / "map-popup.png"), full_page=False)
 
     # Its detail shows the redacted evidence image (fetched with the token).
     page.click('#incidents tr[data-incident="inc-live"]')

@@ -60,7 +60,7 @@ def check_views(page: Any, w: dict[str, str]) -> None:
     row = page.locator('#incidents tr[data-incident="inc-i18n"]')
     for word in ("severity", "category", "district"):
         expect(row).to_contain_text(w[word], timeout=5_000)
-    expect(page.locator("#map text.label").filter(has_text=w["district"])).to_have_count(1)
+    expect(page.locator("#map .district-label").filter(has_text=w["district"])).to_have_count(1)
     queue = page.locator('#tickets tr[data-ticket="tkt-inc-i18n"]')
     expect(queue).to_contain_text(w["agency"], timeout=5_000)
     expect(page.locator("#devices").locator("xpath=ancestor::section//h2")).to_contain_text(w["devices"])
