@@ -1,4 +1,4 @@
-// urbanops dashboard: devices, a telemetry chart (plain SVG) and dead letters.
+// urbanops dashboard: devices, a telemetry chart (vendored uPlot, zoomable) and dead letters.
 // No framework and no external assets; all data goes into the page via textContent.
 // Labels come from the catalogue through t() and label(); times through i18n.js (city clock).
 "use strict";
@@ -8,7 +8,7 @@ const REFRESH_MS = 15000;
 const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, not a download
 const $ = (id) => document.getElementById(id);
 
-const ui = { device: null, timer: null, me: null };
+const ui = { device: null, timer: null, me: null, plot: null };
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -200,57 +200,60 @@ function parseBucket(text) {
   return Number(text.slice(0, -1)) * units[text.slice(-1)] * 1000;
 }
 
+// uPlot (vendored): the bucket averages as a line over the min–max band, on the city's clock.
+// Drag across the chart to zoom in on a time span; double-click to zoom back out. A gap in the
+// data (2.5 times the usual spacing) is a gap in the line, not a straight jump.
 function drawChart(box, data, start, end) {
-  const W = 800, H = 260, L = 56, R = 12, T = 12, B = 28;
+  if (ui.plot) { ui.plot.destroy(); ui.plot = null; }
   const items = data.items;
   if (!items.length) {
     box.replaceChildren(el("p", t("chart.no_data", { metric: label("metric", data.metric) }), "muted"));
     return;
   }
-  let lo = Math.min(...items.map((i) => i.min));
-  let hi = Math.max(...items.map((i) => i.max));
-  if (hi === lo) { hi += 1; lo -= 1; }
-  const t0 = start.getTime(), t1 = end.getTime();
-  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
-  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": t("chart.aria", { metric: label("metric", data.metric), device: data.device_id, bucket: data.bucket }) });
-
-  for (let k = 0; k <= 4; k++) { // y grid and labels
-    const v = lo + ((hi - lo) * k) / 4;
-    root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
-    root.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
-  }
-  for (let k = 0; k <= 5; k++) { // x labels
-    const at = t0 + ((t1 - t0) * k) / 5;
-    const tick = formatIn((t1 - t0) > 2 * 86400e3 ? "day" : "hm", at); // on the city's clock
-    root.append(svg("text", { x: x(at), y: H - 8, "text-anchor": "middle" }, tick));
-  }
-
-  // Split into runs of adjacent buckets so gaps in the data show as gaps in the line.
   const width = parseBucket(data.bucket);
-  const runs = [];
+  // A gap is a hole well beyond the device's usual spacing (a sensor reporting every 10 min in
+  // 5-min buckets has a missing bucket between every two readings: that is not a gap).
+  const mids = items.map((i) => Date.parse(i.bucket) + width / 2);
+  const steps = mids.slice(1).map((m, k) => m - mids[k]).sort((a, b) => a - b);
+  const usual = Math.max(width, steps.length ? steps[Math.floor(steps.length / 2)] : width);
+  const xs = [], avg = [], lo = [], hi = [];
+  let last = null, gaps = 0;
   for (const item of items) {
     const mid = Date.parse(item.bucket) + width / 2;
-    const last = runs[runs.length - 1];
-    if (last && mid - last[last.length - 1].mid <= width * 1.5) last.push({ mid, ...item });
-    else runs.push([{ mid, ...item }]);
-  }
-  for (const run of runs) {
-    const upper = run.map((p) => `${x(p.mid)},${y(p.max)}`);
-    const lower = run.slice().reverse().map((p) => `${x(p.mid)},${y(p.min)}`);
-    root.append(svg("polygon", { points: upper.concat(lower).join(" "), class: "band" }));
-    root.append(svg("polyline", { points: run.map((p) => `${x(p.mid)},${y(p.avg)}`).join(" "),
-      class: "line" }));
-    for (const p of run) {
-      const dot = svg("circle", { cx: x(p.mid), cy: y(p.avg), r: run.length > 60 ? 1.5 : 3,
-        class: "dot" });
-      dot.append(svg("title", {}, t("chart.point", { time: formatDateTime(p.bucket), avg: fmt(p.avg),
-        min: fmt(p.min), max: fmt(p.max), n: p.count })));
-      root.append(dot);
+    if (last !== null && mid - last > usual * 2.5) {
+      xs.push((last + width) / 1000); avg.push(null); lo.push(null); hi.push(null); gaps += 1;
     }
+    xs.push(mid / 1000); avg.push(item.avg); lo.push(item.min); hi.push(item.max);
+    last = mid;
   }
-  box.replaceChildren(root);
+  box.replaceChildren();
+  box.setAttribute("aria-label", t("chart.aria", { metric: label("metric", data.metric), device: data.device_id,
+    bucket: data.bucket }));
+  const report = (u) => { // what the chart shows, for people's tools and the tests
+    box.dataset.from = String(Math.round(u.scales.x.min));
+    box.dataset.to = String(Math.round(u.scales.x.max));
+  };
+  const opts = {
+    width: Math.max(320, box.clientWidth || 800), height: 260,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), i18n.timeZone),
+    scales: { x: { time: true } },
+    cursor: { drag: { x: true, y: false } },
+    legend: { live: true },
+    series: [
+      { label: t("chart.time"), value: (u, v) => (v === null ? "–" : formatDateTime(new Date(v * 1000).toISOString())) },
+      { label: t("chart.avg"), stroke: "#1f6feb", width: 2, value: (u, v) => (v === null ? "–" : fmt(v)) },
+      { label: t("chart.min"), stroke: "rgba(31, 111, 235, 0.35)", width: 1, value: (u, v) => (v === null ? "–" : fmt(v)) },
+      { label: t("chart.max"), stroke: "rgba(31, 111, 235, 0.35)", width: 1, value: (u, v) => (v === null ? "–" : fmt(v)) },
+    ],
+    bands: [{ series: [3, 2], fill: "rgba(31, 111, 235, 0.12)" }],
+    axes: [{ // ticks on the city's clock in the page's language (24 h in Chinese), dates when zoomed out
+      values: (u, splits) => splits.map((ts) => formatIn(u.scales.x.max - u.scales.x.min > 2 * 86400 ? "day" : "hm",
+        ts * 1000)) }, { values: (u, vals) => vals.map((v) => fmt(v)), size: 60 }],
+    hooks: { ready: [report], setScale: [(u, key) => { if (key === "x") report(u); }] },
+  };
+  ui.plot = new uPlot(opts, [xs, avg, lo, hi], box);
+  box.dataset.points = String(items.length);
+  box.dataset.gaps = String(gaps);
 }
 
 function fmt(v) {
