@@ -14,8 +14,18 @@ from fastapi.responses import FileResponse
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import API_PREFIX, AUTH_RESPONSES, NOT_FOUND, Conn, OperatorToken, SettingsDep, require_role
+from gateway.api.deps import (
+    API_PREFIX,
+    AUTH_RESPONSES,
+    NOT_FOUND,
+    City,
+    Conn,
+    OperatorToken,
+    SettingsDep,
+    require_role,
+)
 from gateway.api.params import CursorError, Rfc3339, decode_cursor, encode_cursor, parse_rfc3339, query_error
+from gateway.city import CityHolder
 from gateway.security.auth import Role
 from triage.models import Category, Severity
 
@@ -32,7 +42,7 @@ District = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", ex
 
 _COLUMNS = """i.incident_id, i.district, i.category, i.severity, i.status, i.opened_at, i.updated_at,
     i.closed_at, i.lat, i.lon, i.place_tags, i.observation_count,
-    t.ticket_id, t.status AS ticket_status, t.agency, t.sla_due"""
+    t.ticket_id, t.status AS ticket_status, t.agency, t.sla_due, t.body ->> 'language' AS language"""
 _LIST = f"""
     SELECT {_COLUMNS} FROM incidents i LEFT JOIN tickets t USING (incident_id)
     WHERE (%(district)s::text IS NULL OR i.district = %(district)s)
@@ -67,6 +77,12 @@ class IncidentOut(BaseModel):
     ticket_status: str | None
     agency: str | None
     sla_due: datetime | None
+    address: dict[str, str] = Field(default_factory=dict, examples=[{"zh": "福田区 莲花山公园附近（深南大道）",
+                                    "en": "Lianhuashan Park (Shennan Boulevard), Futian"}],
+                                    description="district, nearest named place and street, in each of the city's "
+                                                "languages (from the city pack; empty without a position)")
+    place: str | None = Field(None, description="the address in the incident's language (its ticket's, else "
+                                                "the city's first)")
 
 
 class ObservationOut(BaseModel):
@@ -97,6 +113,16 @@ class IncidentPage(BaseModel):
     next_cursor: str | None = Field(examples=[None])
 
 
+def _named(row: dict[str, Any], city: CityHolder) -> dict[str, Any]:
+    """A row with its address from the city pack (where it is, as people there say it)."""
+    lang = row.pop("language", None)
+    if row.get("lat") is None or row.get("lon") is None:
+        return row
+    names = city.names(row["lat"], row["lon"], row.get("district"))
+    first = city.pack.config.languages[0]
+    return {**row, "address": names, "place": names.get(lang or first) or names.get(first)}
+
+
 def evidence_url(path: str | None) -> str | None:
     return EVIDENCE_PREFIX + quote(path.lstrip("/")) if path else None
 
@@ -105,6 +131,7 @@ def evidence_url(path: str | None) -> str | None:
 async def list_incidents(
     token: OperatorToken,
     conn: Conn,
+    city: City,
     district: District = None,
     category: Category | None = None,
     severity: Severity | None = None,
@@ -124,7 +151,7 @@ async def list_incidents(
               "limit": limit}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_LIST, params)
-        items = [IncidentOut(**r) for r in await cur.fetchall()]
+        items = [IncidentOut(**_named(r, city)) for r in await cur.fetchall()]
     next_cursor = None
     if len(items) == limit:
         next_cursor = encode_cursor(items[-1].updated_at.isoformat(), items[-1].incident_id)
@@ -136,6 +163,7 @@ async def get_incident(
     incident_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00/]+$")],
     token: OperatorToken,
     conn: Conn,
+    city: City,
 ) -> IncidentDetailOut:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"SELECT {_COLUMNS}, i.body FROM incidents i LEFT JOIN tickets t USING (incident_id)"
@@ -146,7 +174,7 @@ async def get_incident(
         await cur.execute(_OBSERVATIONS, (incident_id,))
         observations = [ObservationOut(**o, evidence_url=evidence_url(o.pop("evidence_path")))
                         for o in await cur.fetchall()]
-    return IncidentDetailOut(**row, observations=observations)
+    return IncidentDetailOut(**_named(row, city), observations=observations)
 
 
 def resolve_evidence(data_dir: FsPath, path: str) -> FsPath:

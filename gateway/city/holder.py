@@ -38,6 +38,7 @@ class CityHolder:
         self._pack.knowledge  # noqa: B018  (index the plans now, not on the first ticket)
         self._lock = threading.Lock()  # one reload at a time
         self.listeners: list[Callable[[CityPack], None]] = []
+        self._names: dict[tuple[str, float, float, str | None], dict[str, str]] = {}  # address cache
 
     @property
     def pack(self) -> CityPack:
@@ -75,6 +76,20 @@ class CityHolder:
 
     def where(self, lat: float, lon: float, district: str | None, lang: str) -> str | None:
         return self._pack.address(lat, lon, lang, district).text(lang)
+
+    def names(self, lat: float, lon: float, district: str | None) -> dict[str, str]:
+        """The address in each of the city's languages (``{"zh": "福田区 …", "en": "…, Futian"}``), cached:
+        the incident list asks for the same points again and again."""
+        pack = self._pack
+        key = (pack.sha256, round(lat, 6), round(lon, 6), district)
+        found = self._names.get(key)
+        if found is None:
+            if len(self._names) > 20_000:
+                self._names.clear()
+            found = {lang: text for lang in pack.config.languages
+                     if (text := pack.address(lat, lon, lang, district).text(lang)) is not None}
+            self._names[key] = found
+        return found
 
     def passages(self, query: str, lang: str, categories: Sequence[str], k: int) -> Sequence[Passage]:
         return self._pack.knowledge.search(query, lang, categories, k)

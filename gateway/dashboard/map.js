@@ -23,6 +23,12 @@ function districtName(id) {
   return name[0].toUpperCase() + name.slice(1).replace(/_/g, " ");
 }
 
+// Where an incident is, as the city says it, in the page's language (the API's address per language).
+function incidentPlace(inc) {
+  const names = inc.address || {};
+  return names[i18n.lang.split("-")[0]] || inc.place || districtName(inc.district);
+}
+
 // A place's or street's name in the current language (the pack gives name_zh and name_en).
 function placeName(p) {
   return p["name_" + i18n.lang.split("-")[0]] || p.name_en || p.name || "";
@@ -109,7 +115,7 @@ async function incidentPopup(inc, marker) {
   const box = el("div", null, "incident-popup");
   box.dataset.incident = inc.incident_id;
   box.append(el("strong", `${label("severity", inc.severity)} · ${label("category", inc.category)}`),
-    el("div", districtName(inc.district)), el("div", formatDateTime(inc.opened_at || inc.updated_at), "muted"));
+    el("div", incidentPlace(inc)), el("div", formatDateTime(inc.opened_at || inc.updated_at), "muted"));
   marker.bindPopup(box, { maxWidth: 280, minWidth: 200 }).openPopup();
   try {
     const detail = await api("/api/v1/incidents/" + encodeURIComponent(inc.incident_id));

@@ -154,7 +154,8 @@ async function openIncident(id) {
     const meta = $("incident-meta");
     meta.replaceChildren();
     for (const [k, v] of [["severity", label("severity", inc.severity)], ["category", label("category", inc.category)],
-      ["district", districtName(inc.district)], ["status", label("incident_status", inc.status)],
+      ["district", districtName(inc.district)], ["address", incidentPlace(inc)],
+      ["status", label("incident_status", inc.status)],
       ["opened", formatDateTime(inc.opened_at)],
       ["places", inc.place_tags.map((p) => label("place", p)).join(t("list.sep")) || "–"],
       ["observations", inc.observation_count]]) {

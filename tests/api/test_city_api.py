@@ -61,3 +61,21 @@ def test_a_second_city_pack_runs_the_api(db_url: str, db: Db, tmp_path: Path) ->
             "service_code": "flood", "description": "Still flooded at the quay", "lat": 44.995, "long": -30.040})
         rid = res.json()[0]["service_request_id"]
         assert db.execute("SELECT district FROM observations WHERE observation_id = %s", (rid,)) == [("harbour",)]
+
+
+def test_incidents_say_where_they_are_in_each_language(db_url: str, db: Db, tmp_path: Path) -> None:
+    from citypack import DEMO_PACK, load_pack
+    from tests.api_tickets.conftest import Seed
+
+    Seed(db).incident("inc-where", lat=22.5375, lon=114.056)  # by Futian Station, its ticket in English
+    Seed(db).incident("inc-nowhere", ticket=False, lat=None, lon=None)  # type: ignore[arg-type]
+    pack = load_pack(DEMO_PACK)
+    want = {lang: pack.address(22.5375, 114.056, lang, "futian").text(lang) for lang in ("zh", "en")}
+    assert want["zh"] and want["zh"].startswith("福田区 ") and want["en"] and want["en"].endswith(", Futian")
+    with TestClient(create_app(make_settings(database_url=db_url, data_dir=tmp_path))) as client:
+        auth = bearer(db.token(Role.OPERATOR)[1])
+        items = {i["incident_id"]: i for i in client.get("/api/v1/incidents", headers=auth).json()["items"]}
+        detail = client.get("/api/v1/incidents/inc-where", headers=auth).json()
+    assert items["inc-where"]["address"] == want == detail["address"]
+    assert detail["place"] == want["en"]  # the language of its ticket
+    assert items["inc-nowhere"]["address"] == {} and items["inc-nowhere"]["place"] is None

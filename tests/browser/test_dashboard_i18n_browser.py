@@ -24,12 +24,13 @@ WORDS = {
               "district": "福田区", "open": "待处理", "ack": "确认接收", "acked": "已确认", "created": "创建工单",
               "agency_field": "责任部门", "sla_field": "处置时限", "tz": f"城市时区：{CITY_TZ}",
               "no_dead": "无 — 全部数据均已接收", "devices": "设备", "signout": "退出登录",
-              "plan_ref": "第4节", "plan_heading": "下穿通道与地铁出入口"},
+              "plan_ref": "第4节", "plan_heading": "下穿通道与地铁出入口", "where": "福田站附近（深南大道）"},
     "en": {"signin": "Sign in", "live": "live", "severity": "medium", "category": "flood", "agency": "Water Affairs",
            "district": "Futian", "open": "open", "ack": "Acknowledge", "acked": "acknowledged", "created": "created",
            "agency_field": "Agency", "sla_field": "SLA due", "tz": f"City time: {CITY_TZ}",
            "no_dead": "none — all input was accepted", "devices": "Devices", "signout": "Sign out",
-           "plan_ref": "section 4", "plan_heading": "Underpasses and Metro Entrances"},
+           "plan_ref": "section 4", "plan_heading": "Underpasses and Metro Entrances",
+           "where": "Futian Station (Shennan Boulevard)"},
 }
 LOCALES = {"zh-CN": "zh-CN", "en-US": "en"}  # browser locale -> the dashboard's language
 OTHER = {"zh-CN": "en", "en": "zh-CN"}
@@ -93,6 +94,14 @@ def test_dashboard_speaks_the_browsers_language(browser: Any, live_server: LiveS
     assert on_city_clock in sla and on_browser_clock not in sla, (sla, on_city_clock)
     if lang == "zh-CN":
         page.screenshot(path=str(SCREENSHOTS / "feed.zh-CN.png"), full_page=False)
+
+    # The map's incident popup: what and where in the language, and the evidence image.
+    page.click('#map .incident-icon[data-incident="inc-i18n"]')
+    popup = page.locator('#map .leaflet-popup .incident-popup[data-incident="inc-i18n"]')
+    expect(popup).to_contain_text(w["where"], timeout=5_000)
+    expect(popup).to_contain_text(w["severity"])
+    expect(popup.locator("img.popup-evidence")).to_have_js_property("naturalWidth", 64, timeout=5_000)
+    expect(page.locator("#incident-meta")).to_contain_text(w["where"], timeout=5_000)
 
     # A ticket: field names, values, history and actions in the language; its SLA on the city clock.
     queue.click()
