@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway.api.deps import City, SettingsDep
+from gateway.city import timezone_name
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 BASEMAP_PATH = "/dashboard/basemap.pmtiles"
@@ -43,7 +44,7 @@ def mount(app: FastAPI) -> None:
     async def config(settings: SettingsDep, city: City) -> JSONResponse:
         # The city's clock and name (public, like the page): the pack's, unless the setting overrides the clock.
         pack = city.pack
-        body = {"city_timezone": settings.city_timezone or pack.config.timezone,
+        body = {"city_timezone": timezone_name(settings.city_timezone, pack),
                 "city": {"id": pack.id, "zh": pack.config.name.zh, "en": pack.config.name.en}}
         if settings.basemap_pmtiles is not None:
             body["basemap"] = BASEMAP_PATH

@@ -22,6 +22,11 @@ from citypack.knowledge import Passage
 log = logging.getLogger(__name__)
 
 
+def timezone_name(override: str | None, pack: CityPack) -> str:
+    """The city's clock: ``URBANOPS_CITY_TIMEZONE`` when set, else the pack's (one rule for triage and the page)."""
+    return override or pack.config.timezone
+
+
 @dataclass(frozen=True)
 class ReloadResult:
     ok: bool

@@ -47,6 +47,21 @@ def ingest(
 
 
 @app.command()
+def scale(
+    duration: Annotated[float, typer.Option(help="Seconds of ingest at saturation (and at most of triage).")] = 15.0,
+    vision_s: Annotated[float, typer.Option("--vision-s", help="Seconds of vision.")] = 20.0,
+    backend: Annotated[str | None, typer.Option(help="Triage backend (default: URBANOPS_TRIAGE_BACKEND).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per-unit costs for capacity planning (docs/capacity.md): gateway msgs/s per core, database rows/s
+    per core, broker msgs/s per core, triage tickets/s per worker, vision frames/s per worker."""
+    from gateway.bench.scale import run_scale_bench
+
+    _emit(run_scale_bench(duration, vision_s, backend, progress=lambda text: console.print(f"[bench] {text}")),
+          as_json)
+
+
+@app.command()
 def ros2(
     duration: Annotated[float, typer.Option(help="Seconds per message type.")] = 5.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -114,7 +114,8 @@ function incidentIcon(inc) {
 async function incidentPopup(inc, marker) {
   const box = el("div", null, "incident-popup");
   box.dataset.incident = inc.incident_id;
-  box.append(el("strong", `${label("severity", inc.severity)} · ${label("category", inc.category)}`),
+  box.append(el("strong", t("map.popup_title", { severity: label("severity", inc.severity),
+    category: label("category", inc.category) })),
     el("div", incidentPlace(inc)), el("div", formatDateTime(inc.opened_at || inc.updated_at), "muted"));
   marker.bindPopup(box, { maxWidth: 280, minWidth: 200 }).openPopup();
   try {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway.city import CityHolder
+from gateway.city import CityHolder, timezone_name
 from gateway.settings import Settings
 from gateway.triage_svc.model_registry import ModelRegistry
 from triage.backend import TriageBackend, TriageConfig
@@ -23,7 +23,7 @@ def triage_config(settings: Settings, backend: str | None = None, model: Path | 
         timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
         threads=settings.llm_threads, n_ctx=settings.llm_ctx,
         learned_model=learned or ModelRegistry(settings.data_dir).active_path(),
-        timezone=ZoneInfo(settings.city_timezone) if settings.city_timezone else city.pack.config.tz,
+        timezone=ZoneInfo(timezone_name(settings.city_timezone, city.pack)),
         city=city,
     )
 
