@@ -137,16 +137,12 @@ def passages_for(incident: Incident, a: Assessment, lang: str, plans: PlanLibrar
 
 
 def cite(incident: Incident, a: Assessment, lang: str, plans: PlanLibrary | None,
-         k: int = MAX_CITATIONS) -> tuple[list[Citation], str]:
-    """The sections to cite (best first) and the query that found them."""
-    if plans is None:
-        return [], ""
-    query = query_for(incident, a, lang)
-    found = plans.passages(query, lang, [c.value for c in _categories(a)], k)
+         k: int = MAX_CITATIONS) -> list[Citation]:
+    """The sections to cite, best first (the same search the LLM's passages come from)."""
     return [Citation(plan=p.plan_id, section=p.section, lang="zh" if p.lang == "zh" else "en", title=p.plan_title[:200],
                      heading=p.heading[:200], score=p.score,
                      url=f"/api/v1/city/plans/{p.plan_id}?lang={p.lang}#section-{p.section}")
-            for p in found], query
+            for p in passages_for(incident, a, lang, plans, k)]
 
 
 def citation_action(c: Citation, lang: str) -> str:

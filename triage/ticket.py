@@ -88,7 +88,7 @@ def build_ticket(incident: Incident, a: Assessment, info: TriageInfo, now: datet
     if place and location is not None and not location.address:
         location = location.model_copy(update={"address": place[:200]})
     also = tuple(c for c in a.also if c is not a.category)
-    citations, _ = cite(incident, a, lang, city)
+    citations = cite(incident, a, lang, city)
     actions = actions_for(a.category, a.severity, a.multi_agency, a.places, lang, also)
     actions = (actions + [citation_action(c, lang) for c in citations])[:10]
     trace = [*a.trace, *(f"plan {c.plan} section {c.section} cited (score {c.score:g})" for c in citations)]
