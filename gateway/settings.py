@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = 3600
     mqtt_receive_maximum: int = 20000
     database_url: str = "postgresql://urbanops@127.0.0.1:5432/urbanops"
+    # Optional standby for the API's reads that may lag (telemetry history); everything a
+    # person acts on reads the primary. With Patroni, list every node and add
+    # ``target_session_attrs=prefer-standby`` (README, "Database high availability").
+    database_read_url: str | None = None
     db_pool_size: int = 4
     http_host: str = "127.0.0.1"
     http_port: int = 8000

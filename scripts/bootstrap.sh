@@ -23,6 +23,9 @@ command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
 # promtool (from Debian's prometheus package) lints the gateway's /metrics in the tests.
 command -v promtool >/dev/null || need_apt+=(prometheus)
+# The database failover tests run PostgreSQL under Patroni with a private etcd (#14).
+command -v patroni >/dev/null || need_apt+=(patroni)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need_apt[*]}"
   apt-get update -qq

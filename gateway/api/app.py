@@ -78,6 +78,16 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
+def _read_pool(settings: Settings) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None:
+    if not settings.database_read_url:
+        return None
+    return AsyncConnectionPool(
+        settings.database_read_url, min_size=1, max_size=max(1, settings.db_pool_size),
+        kwargs={"autocommit": True}, configure=_configure,
+        check=AsyncConnectionPool.check_connection, name="api-read", open=False,
+    )
+
+
 def _lifespan(state: ApiState, hub: routes_feed.FeedHub) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,12 +105,18 @@ def _lifespan(state: ApiState, hub: routes_feed.FeedHub) -> Callable[[FastAPI], 
         # until it is reachable, instead of the process failing to start.
         await pool.open(wait=False)
         state.pool = pool
+        read_pool = _read_pool(state.settings)
+        if read_pool is not None:
+            await read_pool.open(wait=False)
+            state.read_pool = read_pool
         try:
             yield
         finally:
             await hub.close()  # ends every live-feed stream
-            state.pool = None
+            state.pool = state.read_pool = None
             await pool.close()
+            if read_pool is not None:
+                await read_pool.close()
 
     return lifespan
 

@@ -43,6 +43,7 @@ class ApiState:
     health: Callable[[], dict[str, str]] | None
     city: CityHolder
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = field(default=None)
+    read_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = field(default=None)
 
 
 class ErrorOut(BaseModel):
@@ -101,6 +102,19 @@ async def get_conn(pool: Pool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
 
 
 Conn = Annotated[psycopg.AsyncConnection[Any], Depends(get_conn)]
+
+
+async def get_read_conn(state: State, conn: Conn) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection for reads that may lag behind the primary by the standby's replay delay
+    (telemetry history). Without ``URBANOPS_DATABASE_READ_URL`` it is the request's own."""
+    if state.read_pool is None:
+        yield conn
+        return
+    async with state.read_pool.connection(timeout=POOL_WAIT_S) as read:
+        yield read
+
+
+ReadConn = Annotated[psycopg.AsyncConnection[Any], Depends(get_read_conn)]
 
 _bearer = HTTPBearer(
     auto_error=False,

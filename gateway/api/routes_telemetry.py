@@ -15,8 +15,8 @@ from gateway.api.deps import (
     API_PREFIX,
     AUTH_RESPONSES,
     NOT_FOUND,
-    Conn,
     OperatorToken,
+    ReadConn,
     require_role,
 )
 from gateway.api.params import (
@@ -107,7 +107,7 @@ def choose_bucket(span: timedelta) -> timedelta:
 )
 async def telemetry(
     token: OperatorToken,
-    conn: Conn,
+    conn: ReadConn,  # history may lag the primary by the standby's replay delay
     device_id: DeviceId,
     metric: Annotated[
         str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["pm25", "battery_pct"])
