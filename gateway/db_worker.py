@@ -48,12 +48,12 @@ class DbWorker:
         self._stop.set()
         if self._thread:
             self._thread.join(self.join_s)
+        self._close()
         if self._conn is not None:
             self._conn.close()
-        self._close()
 
     def _close(self) -> None:
-        """Release what the service holds besides its connection."""
+        """Release what the service holds besides its connection (still open here)."""
 
     def _run(self) -> None:
         raise NotImplementedError

@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from gateway.local_services import PG_BIN, ServiceError, _run_as, free_port, wait_for_port
+from gateway.local_services import PG_BIN, ServiceError, _run_as, free_port, stop_process, wait_for_port
 
 # Failover within about ttl seconds of losing the primary; Patroni needs
 # loop_wait + 2 * retry_timeout <= ttl.
@@ -65,13 +65,7 @@ class Etcd:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def _children(pid: int) -> list[int]:

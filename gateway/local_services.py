@@ -39,6 +39,18 @@ def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
     raise ServiceError(f"nothing listens on 127.0.0.1:{port} after {timeout_s:.0f}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it is still there after ``timeout_s``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _run_as(user: str | None) -> list[str]:
     # PostgreSQL refuses to run as root; the machine's postgres account runs it instead.
     if user is None or os.geteuid() != 0:
@@ -94,13 +106,7 @@ class Mosquitto:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
 

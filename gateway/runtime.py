@@ -57,7 +57,8 @@ class GatewayRuntime:
         self.triage: TriageService | None = None
         if settings.triage_enabled:
             self.triage = TriageService(settings.database_url, build_backend(settings, city=self.city),
-                                        publish=self.ingest.bus.publish, shadow=build_shadow(settings, self.city))
+                                        publish=self.ingest.bus.publish, shadow=build_shadow(settings, self.city),
+                                        lease_ttl_s=settings.triage_lease_ttl_s)
             triage = self.triage
             self.registry.register(StatsCollector("triage", lambda: vars(triage.stats)))
         self.dispatch: DispatchService | None = None

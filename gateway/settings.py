@@ -114,9 +114,11 @@ class Settings(BaseSettings):
     vision_queue_size: int = 64
 
     # triage
-    # One process per database runs the triage service (correlation state lives there);
-    # set false on additional gateway processes.
+    # Any number of processes may triage one database: they lease the city's partitions
+    # (districts hashed into 16) and rebuild correlation state from it on takeover.
     triage_enabled: bool = True
+    # A dead worker's partitions move after at most this long (renewed every third of it).
+    triage_lease_ttl_s: float = 6.0
     triage_backend: str = "learned"  # learned (text model under the rules' policy) | rules | llm
     triage_model: Path | None = None  # pinned model file; None: the registry's active one, else the shipped one
     triage_shadow_model: Path | None = None  # a candidate audited beside the live model, never acted on

@@ -154,6 +154,27 @@ class Correlator:
         self._add(inc, obs, rank, ts, cats, point, location)
         return CorrelationUpdate(inc.snapshot(), created)
 
+    def restore(self, incident: Incident) -> None:
+        """Take an open incident back from storage (a restart, or another worker's partition):
+        its observations are replayed into the same state ``observe`` built, under its own id."""
+        if any(inc.incident_id == incident.incident_id for inc in self._open):
+            return
+        loc = incident.location
+        times = [o.ts for o in incident.observations if o.ts is not None]
+        first = incident.opened_at or (min(times) if times else None)
+        if first is None:
+            return
+        inc = _Open(incident.incident_id, incident.district, first, max(times, default=first))
+        tags = list(loc.place_tags) if loc else []
+        for obs in incident.observations:
+            findings = collect([obs], tags)
+            cats = {s.category for s in findings.signals}
+            rank = max((s.severity.rank for s in findings.signals), default=Severity.INFORMATIONAL.rank)
+            self._add(inc, obs, rank, obs.ts or first, cats, self._point(obs, None), loc)
+        if inc.n_pos == 0 and loc is not None and loc.lat is not None and loc.lon is not None:
+            inc.lat_sum, inc.lon_sum, inc.n_pos = loc.lat, loc.lon, 1
+        self._open.append(inc)
+
     def _add(self, inc: _Open, obs: Observation, rank: int, ts: datetime, cats: set[Category],
              point: tuple[float, float] | None, location: Location | None) -> None:
         inc.last_seen = max(inc.last_seen, ts)

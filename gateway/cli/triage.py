@@ -140,7 +140,7 @@ def worker(
 ) -> None:
     """Run the triage service on its own (e.g. on a GPU host): take new observations from the
     database's durable inbox, correlate, triage and store tickets, until interrupted.
-    Run the gateways with URBANOPS_TRIAGE_ENABLED=false meanwhile."""
+    Several workers (and gateways with triage on) share the city's partitions by lease."""
     import signal
     import threading
 
@@ -152,7 +152,8 @@ def worker(
     except BackendConfigError as exc:
         err.print(f"[red]triage backend unavailable:[/red] {exc}")
         raise typer.Exit(2) from exc
-    service = TriageService(settings.database_url, engine, shadow=build_shadow(settings)).start()
+    service = TriageService(settings.database_url, engine, shadow=build_shadow(settings),
+                            lease_ttl_s=settings.triage_lease_ttl_s).start()
     err.print(f"triage worker running ({service.backend.name}); Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,5 +161,5 @@ def worker(
     while not stop.wait(5.0):
         st = service.stats
         err.print(f"observations {st.observations}  tickets {st.tickets_created}+{st.tickets_retriaged}"
-                  f"  escalated {st.escalated}  errors {st.errors}")
+                  f"  escalated {st.escalated}  partitions {st.partitions}  errors {st.errors}")
     service.stop()

@@ -15,14 +15,25 @@ from gateway.triage_svc.convert import OBSERVATION_COLUMNS
 from triage.backend import TriageResult
 from triage.models import Incident, Ticket
 
+# Only the partitions the worker holds (migration 009): another worker takes the rest.
 CLAIM_SQL = f"""
 WITH claimed AS (
     DELETE FROM triage_inbox WHERE id IN (
-        SELECT id FROM triage_inbox ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+        SELECT i.id FROM triage_inbox i
+        JOIN observations o ON o.observation_id = i.observation_id AND o.ts = i.ts
+        WHERE triage_partition(o.district) = ANY(%s)
+        ORDER BY i.id LIMIT %s FOR UPDATE OF i SKIP LOCKED)
     RETURNING id, observation_id, ts)
-SELECT {", ".join("o." + c for c in OBSERVATION_COLUMNS)}
+SELECT {", ".join("o." + c for c in OBSERVATION_COLUMNS)}, triage_partition(o.district) AS partition
 FROM claimed c JOIN observations o ON o.observation_id = c.observation_id AND o.ts = c.ts
 ORDER BY o.ts, c.id
+"""
+# What a worker taking partitions over rebuilds its correlators from (a day at most, like the
+# backstop that closes older ones).
+OPEN_INCIDENTS_SQL = """
+SELECT triage_partition(district) AS partition, body FROM incidents
+WHERE status = 'open' AND triage_partition(district) = ANY(%s) AND updated_at > now() - interval '1 day'
+ORDER BY opened_at, incident_id
 """
 
 UPSERT_INCIDENT = """
@@ -56,9 +67,9 @@ RETURNING ticket_id, status, severity, (xmax = 0) AS created, body
 """
 
 
-def claim(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
+def claim(conn: psycopg.Connection[Any], limit: int, partitions: list[int]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(CLAIM_SQL, (limit,)).fetchall())
+        return list(cur.execute(CLAIM_SQL, (partitions, limit)).fetchall())
 
 
 def notify(conn: psycopg.Connection[Any], kind: str, ident: str, ts: datetime, data: dict[str, Any]) -> None:
