@@ -113,7 +113,8 @@ class PatroniNode:
             "bootstrap": {
                 "dcs": {**HA_TIMEOUTS, "maximum_lag_on_failover": 1 << 20,
                         "synchronous_mode": True, "synchronous_mode_strict": False,
-                        "postgresql": {"use_pg_rewind": False, "use_slots": True,
+                        "postgresql": {"use_pg_rewind": True, "remove_data_directory_on_rewind_failure": True,
+                                       "use_slots": True,
                                        "parameters": _PG_PARAMETERS}},
                 "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
             },
@@ -122,7 +123,10 @@ class PatroniNode:
                 "connect_address": f"127.0.0.1:{self.pg_port}",
                 "data_dir": str(self.data_dir), "bin_dir": str(PG_BIN),
                 "pgpass": str(self.root / "pgpass"),
+                # A lost primary that comes back is rewound to the new timeline and rejoins
+                # as a standby (recopied if the rewind fails).
                 "authentication": {"superuser": {"username": self.superuser},
+                                   "rewind": {"username": self.superuser},
                                    "replication": {"username": "replicator"}},
                 "parameters": {"unix_socket_directories": str(self.root)},
                 "pg_hba": trust,

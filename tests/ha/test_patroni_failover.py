@@ -5,7 +5,8 @@ triage and the API connect through one multi-host URL (``target_session_attrs=re
 During a 20,000-message telemetry stream the primary's host is lost — Patroni, the postmaster
 and every backend SIGKILLed together. The standby takes over, the gateway journals while no node
 takes writes and replays when one does: every message the broker acknowledged is stored once,
-and an incident planted after the failover still becomes a ticket. Failover time and the
+and an incident planted after the failover still becomes a ticket. Then the lost node comes
+back and rejoins as the synchronous standby. Failover time and the
 ingest gap are measured and printed (the README's reliability table quotes them).
 """
 
@@ -160,8 +161,16 @@ def test_primary_host_lost_mid_stream_loses_nothing(broker: Mosquitto, services_
             assert wait_for(lambda: httpx.get(f"{api}/healthz", timeout=5).json().get("status") == "ok", 30, 0.5)
             # With the standby gone the read URL falls back to the primary (prefer-standby).
             assert wait_for(lambda: _telemetry_items(api, auth) > 0, 30, 0.5)
+
+            # The lost host comes back: rewound, it rejoins as the synchronous standby with every row.
+            back_at = time.monotonic()
+            first.start()
+            assert wait_for(lambda: cluster.sync_standbys() == [first.name], 90, 0.5), cluster.sync_standbys()
+            rejoined_s = time.monotonic() - back_at
+            assert wait_for(lambda: scalar(cluster.node_url(first), STREAMED) == MESSAGES, 30, 0.5)
             print(json.dumps({"messages": MESSAGES, "lost": MESSAGES - scalar(url, STREAMED),
                               "promoted_s": round(promoted_s, 1), **stream.figures(lost_at),
+                              "rejoined_as_sync_standby_s": round(rejoined_s, 1),
                               "cluster_start_s": round(cluster_s, 1), "test_s": round(time.monotonic() - t0, 1),
                               "old": first.name, "new": second.name}))
         finally:
