@@ -165,6 +165,27 @@ class ThresholdTracker:
                               ts=ts, metric=metric, value=value, position=position)
         return ThresholdChange(device_id, metric, value, previous, current, obs)
 
+    def knows(self, device_id: str, metric: str) -> bool:
+        return (device_id, metric) in self._state
+
+    def seed(self, device_id: str, metric: str, reading: float | None, raised: float | None) -> None:
+        """Start a key this process has not seen (a restart, or a device another gateway used
+        to read) from its last reading and the value of its last raised observation: at the
+        reading's level, but never above the level an observation was raised for, so a level
+        already reported is not reported again and one never reported still is."""
+        threshold = THRESHOLDS.get(metric)
+        if threshold is None or (device_id, metric) in self._state:
+            return
+
+        def level(value: float | None, slack: float = 0.0) -> int:
+            if value is None or not is_plausible(metric, value):
+                return -1
+            return threshold.level_index(value, slack)
+
+        # The reading is read with the hysteresis margin (a level is left only past it); the cap
+        # keeps that from skipping a level never reported.
+        self._state[(device_id, metric)] = min(level(reading, threshold.hysteresis), level(raised))
+
     def level(self, device_id: str, metric: str) -> Severity | None:
         threshold = THRESHOLDS.get(metric)
         index = self._state.get((device_id, metric), -1)

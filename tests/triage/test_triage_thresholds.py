@@ -74,3 +74,19 @@ def test_implausible_reading_reported_once_per_fault() -> None:
     assert tracker.update("aq-9", "pm25", 4100) is None
     assert tracker.update("aq-9", "pm25", 20) is None
     assert tracker.update("aq-9", "pm25", 4000) is not None
+
+
+@pytest.mark.parametrize(("reading", "raised", "next_value", "observed"), [
+    (45.0, 45.0, 46.0, False),  # high already reported: no second observation after a restart
+    (45.0, None, 46.0, True),   # high reached but its observation was lost: reported now
+    (28.5, 31.0, 31.0, False),  # inside the hysteresis margin of high, which was reported
+    (2.0, 45.0, 46.0, True),    # back to normal since: a new rise is a new observation
+    (45.0, 22.0, 46.0, True),   # medium reported, high never was
+    (None, None, 46.0, True),   # no history: as before
+])
+def test_seeded_state_neither_repeats_nor_swallows_a_level(
+        reading: float | None, raised: float | None, next_value: float, observed: bool) -> None:
+    tracker = ThresholdTracker()
+    tracker.seed("wl-1", "water_level_cm", reading, raised)
+    change = tracker.update("wl-1", "water_level_cm", next_value)
+    assert (change is not None and change.observation is not None) is observed

@@ -29,3 +29,7 @@ CREATE FUNCTION triage_partition(district text) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT ((hashtext(coalesce(district, ''))::bigint + 2147483648) % 16)::integer $$;
 CREATE INDEX incidents_open_partition ON incidents (triage_partition(district)) WHERE status = 'open';
+
+-- Threshold hysteresis rebuilt from the database (gateway/ingest/observe.py): a device's last
+-- sensor observation per metric, found without a scan.
+CREATE INDEX observations_device_metric ON observations (device_id, metric, ts DESC) WHERE source = 'sensor';
