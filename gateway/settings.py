@@ -103,9 +103,9 @@ class Settings(BaseSettings):
     vision_label_map: dict[str, str] = {}
     yolo_weights: Path | None = None  # None: the committed vision/weights/urban-yolov8n.pt
     # What runs the detector: torch (Ultralytics on PyTorch), onnxruntime or openvino (the
-    # exported .onnx beside the weights). openvino measured fastest here; torch stays the default
-    # until the gateway suites have run on it (vision/weights/README.md).
-    vision_runtime: Literal["torch", "onnxruntime", "openvino"] = "torch"
+    # exported .onnx beside the weights); auto: openvino on a CPU where the exported graph is
+    # there (measured fastest, vision/weights/README.md), torch otherwise (GPUs).
+    vision_runtime: Literal["auto", "torch", "onnxruntime", "openvino"] = "auto"
     vision_threads: int = 0  # CPU threads for onnxruntime/openvino; 0: the runtime's default
     # openvino: the INT8 model (<weights stem>-int8.xml) instead of the .onnx. Off: it is 1.3x
     # faster but draws extra boxes beside some objects (vision/weights/README.md).

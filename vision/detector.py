@@ -74,6 +74,17 @@ RUNTIMES = {"ultralytics": "torch", "onnxruntime": "onnxruntime", "openvino": "o
 BACKEND_OF_RUNTIME = {runtime: backend for backend, runtime in RUNTIMES.items()}
 
 
+def choose_runtime(runtime: str, device: str, weights: Path, int8: bool = False) -> str:
+    """``auto``: OpenVINO on a CPU when the weights have their exported graph beside them (it
+    measured fastest there, vision/weights/README.md), else PyTorch (GPUs, or weights nobody
+    exported). Any other name is taken as given."""
+    if runtime != "auto":
+        return runtime
+    graph = weights.with_name(f"{weights.stem}-int8.xml") if int8 else weights.with_suffix(".onnx")
+    exported = weights.suffix in (".onnx", ".xml") or graph.is_file()
+    return "openvino" if device == "cpu" and exported else "torch"
+
+
 def register(name: str, factory: Factory) -> None:
     _REGISTRY[name] = factory
 

@@ -78,7 +78,7 @@ def vision(
     duration: Annotated[float, typer.Option(help="Seconds of frames per measurement.")] = 20.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:0, ...")] = "cpu",
     batch: Annotated[int, typer.Option(help="Frames per detector call.")] = 1,
-    runtime: Annotated[str | None, typer.Option(help="torch | onnxruntime | openvino (default: the gateway's)")]
+    runtime: Annotated[str | None, typer.Option(help="auto | torch | onnxruntime | openvino (default: the gateway's)")]
     = None,
     int8: Annotated[bool | None, typer.Option(help="openvino: the INT8 model (default: the gateway's)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -86,10 +86,13 @@ def vision(
     """Vision pipeline frames/s and latency at 640 px vs its runtime alone and PyTorch predict (same run)."""
     from gateway.bench.vision import run_vision_bench
     from gateway.settings import Settings
+    from gateway.vision_link.sink import DEFAULT_WEIGHTS
+    from vision.detector import choose_runtime
 
     defaults = Settings()
-    chosen = runtime or defaults.vision_runtime
     use_int8 = defaults.vision_int8 if int8 is None else int8
+    chosen = choose_runtime(runtime or defaults.vision_runtime, device,
+                            Path(defaults.yolo_weights or DEFAULT_WEIGHTS), use_int8)
     console.print(f"[bench] vision on {chosen} ({device}), batch {batch}")
     _emit(run_vision_bench(duration, device, batch, runtime=chosen, int8=use_int8, threads=defaults.vision_threads,
                            progress=lambda text: console.print(f"[bench] {text}")), as_json)

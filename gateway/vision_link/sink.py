@@ -28,7 +28,14 @@ from devices.topics import Topic
 from gateway.store.observations import ObservationRow, insert_observations
 from gateway.vision_link.pending import PendingObservations
 from vision.dedup import DedupConfig
-from vision.detector import BACKEND_OF_RUNTIME, SHIPPED_WEIGHTS, Detector, DetectorConfig, create_detector
+from vision.detector import (
+    BACKEND_OF_RUNTIME,
+    SHIPPED_WEIGHTS,
+    Detector,
+    DetectorConfig,
+    choose_runtime,
+    create_detector,
+)
 from vision.pipeline import FrameIn, FrameOut, FrameProcessor
 from vision.privacy import Redactor
 from vision.rules import RulesConfig
@@ -55,7 +62,8 @@ class VisionConfig:
     def from_settings(cls, settings: Any, zones: ZoneMap | None = None) -> VisionConfig:
         """From ``gateway.settings.Settings``; optional vision_* fields fall back to defaults."""
         weights = settings.yolo_weights or DEFAULT_WEIGHTS
-        runtime = getattr(settings, "vision_runtime", "torch")
+        runtime = choose_runtime(getattr(settings, "vision_runtime", "auto"), settings.device, Path(weights),
+                                 getattr(settings, "vision_int8", False))
         det = DetectorConfig(weights=Path(weights), device=settings.device,
                              backend=BACKEND_OF_RUNTIME.get(runtime, runtime),
                              threads=getattr(settings, "vision_threads", 0),

@@ -13,7 +13,7 @@ from devices.geography import offset
 from gateway.vision_link.sink import DEFAULT_WEIGHTS
 from simulators.scenes.compose import render_scene
 from simulators.scenes.drone_view import Planted, Pose, render_frame
-from vision.detector import Detector, DetectorConfig, create_detector, register
+from vision.detector import SHIPPED_WEIGHTS, Detector, DetectorConfig, choose_runtime, create_detector, register
 from vision.errors import ModelLoadError, VisionError
 
 C = geography()["luohu"].center
@@ -141,3 +141,16 @@ def test_onnx_export_loads_through_the_same_backend(tmp_path: Path, urban320: De
         assert sorted(d.label for d in a) == sorted(d.label for d in b)
     with pytest.raises(VisionError, match="GPU"):
         export(weights, "engine", device="cpu")
+
+
+def test_auto_runtime_is_openvino_on_a_cpu_with_the_exported_graph(tmp_path: Path) -> None:
+    shipped = SHIPPED_WEIGHTS
+    assert shipped.with_suffix(".onnx").is_file()
+    assert choose_runtime("auto", "cpu", shipped) == "openvino"
+    assert choose_runtime("auto", "cpu", shipped, int8=True) == "openvino"  # the INT8 IR is shipped too
+    assert choose_runtime("auto", "cuda:0", shipped) == "torch"  # OpenVINO runs on CPUs only here
+    lone = tmp_path / "city.pt"  # a city's own weights, never exported
+    lone.write_bytes(b"")
+    assert choose_runtime("auto", "cpu", lone) == "torch"
+    assert choose_runtime("auto", "cpu", lone.with_suffix(".onnx")) == "openvino"
+    assert choose_runtime("onnxruntime", "cpu", lone) == "onnxruntime"  # a named runtime is kept
