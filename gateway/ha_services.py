@@ -30,9 +30,9 @@ import yaml
 
 from gateway.local_services import PG_BIN, ServiceError, _run_as, free_port, stop_process, wait_for_port
 
-# Failover within about ttl seconds of losing the primary; Patroni needs
-# loop_wait + 2 * retry_timeout <= ttl.
-HA_TIMEOUTS = {"ttl": 10, "loop_wait": 1, "retry_timeout": 3}
+# The deployment's Patroni settings (timeouts, synchronous replication, parameters, rewind):
+# the tests run them as shipped, with only names, ports, paths and authentication replaced.
+DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "ha" / "patroni.yml"
 
 
 @dataclass
@@ -102,39 +102,29 @@ class PatroniNode:
         return f"http://127.0.0.1:{self.api_port}"
 
     def config(self) -> dict[str, Any]:
-        trust = ["local all all trust", "host all all 127.0.0.1/32 trust",
-                 "host replication all 127.0.0.1/32 trust"]
-        return {
+        """The deployment's Patroni file with this machine's names, ports, paths and trust."""
+        conf: dict[str, Any] = yaml.safe_load(DEPLOY_CONFIG.read_text())
+        conf["bootstrap"].pop("post_bootstrap", None)  # ``PatroniCluster.start`` creates the database
+        conf.update({
             "scope": self.scope, "name": self.name,
             "log": {"dir": str(self.root), "level": "INFO"},
             "restapi": {"listen": f"127.0.0.1:{self.api_port}",
                         "connect_address": f"127.0.0.1:{self.api_port}"},
             "etcd3": {"hosts": [self.etcd]},
-            "bootstrap": {
-                "dcs": {**HA_TIMEOUTS, "maximum_lag_on_failover": 1 << 20,
-                        "synchronous_mode": True, "synchronous_mode_strict": False,
-                        "postgresql": {"use_pg_rewind": True, "remove_data_directory_on_rewind_failure": True,
-                                       "use_slots": True,
-                                       "parameters": _PG_PARAMETERS}},
-                "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
-            },
-            "postgresql": {
-                "listen": f"127.0.0.1:{self.pg_port}",
-                "connect_address": f"127.0.0.1:{self.pg_port}",
-                "data_dir": str(self.data_dir), "bin_dir": str(PG_BIN),
-                "pgpass": str(self.root / "pgpass"),
-                # A lost primary that comes back is rewound to the new timeline and rejoins
-                # as a standby (recopied if the rewind fails).
-                "authentication": {"superuser": {"username": self.superuser},
-                                   "rewind": {"username": self.superuser},
-                                   "replication": {"username": "replicator"}},
-                "parameters": {"unix_socket_directories": str(self.root)},
-                "pg_hba": trust,
-                # A spread checkpoint would hold a new standby's copy for a minute and more.
-                "basebackup": [{"checkpoint": "fast"}],
-            },
-            "tags": {"nofailover": False, "noloadbalance": False},
-        }
+        })
+        conf["postgresql"].update({
+            "listen": f"127.0.0.1:{self.pg_port}",
+            "connect_address": f"127.0.0.1:{self.pg_port}",
+            "data_dir": str(self.data_dir), "bin_dir": str(PG_BIN),
+            "pgpass": str(self.root / "pgpass"),
+            "authentication": {"superuser": {"username": self.superuser},
+                               "rewind": {"username": self.superuser},
+                               "replication": {"username": "replicator"}},
+            "parameters": {"unix_socket_directories": str(self.root)},
+            "pg_hba": ["local all all trust", "host all all 127.0.0.1/32 trust",
+                       "host replication all 127.0.0.1/32 trust"],
+        })
+        return conf
 
     def start(self) -> PatroniNode:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -190,17 +180,6 @@ class PatroniNode:
         if pm is not None:  # a postmaster left behind by a killed Patroni
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pm, signal.SIGQUIT)
-
-
-_PG_PARAMETERS: dict[str, Any] = {
-    "shared_preload_libraries": "timescaledb",
-    "timescaledb.telemetry_level": "off",
-    "timescaledb.max_background_workers": 4,
-    "synchronous_commit": "on",
-    "wal_level": "replica", "hot_standby": "on",
-    "max_wal_senders": 10, "max_replication_slots": 10, "wal_keep_size": "256MB",
-    "max_connections": 100, "shared_buffers": "256MB", "fsync": "on",
-}
 
 
 @dataclass

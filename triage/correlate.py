@@ -88,6 +88,13 @@ class CorrelationUpdate:
     created: bool
 
 
+def _signals(obs: Observation, tags: list[str]) -> tuple[set[Category], int]:
+    """The categories one observation points to and the rank of its most severe signal."""
+    findings = collect([obs], tags)
+    rank = max((s.severity.rank for s in findings.signals), default=Severity.INFORMATIONAL.rank)
+    return {s.category for s in findings.signals}, rank
+
+
 def _key(obs: Observation) -> tuple[str, ...] | None:
     """Repeated readings of one device share a key; every citizen report is distinct."""
     if obs.source is Source.CITIZEN or obs.device_id is None:
@@ -137,10 +144,7 @@ class Correlator:
                 location: Location | None = None) -> CorrelationUpdate:
         """Add one observation; returns the incident it joined or opened."""
         ts = obs.ts or now
-        tags = location.place_tags if location else []
-        findings = collect([obs], tags)
-        cats = {s.category for s in findings.signals}
-        rank = max((s.severity.rank for s in findings.signals), default=Severity.INFORMATIONAL.rank)
+        cats, rank = _signals(obs, location.place_tags if location else [])
         point = self._point(obs, location)
         scored = [(s, -inc.last_seen.timestamp(), i, inc) for i, inc in enumerate(self._open)
                   if (s := self._score(inc, cats, point, district, ts, obs.device_id)) is not None]
@@ -167,9 +171,7 @@ class Correlator:
         inc = _Open(incident.incident_id, incident.district, first, max(times, default=first))
         tags = list(loc.place_tags) if loc else []
         for obs in incident.observations:
-            findings = collect([obs], tags)
-            cats = {s.category for s in findings.signals}
-            rank = max((s.severity.rank for s in findings.signals), default=Severity.INFORMATIONAL.rank)
+            cats, rank = _signals(obs, tags)
             self._add(inc, obs, rank, obs.ts or first, cats, self._point(obs, None), loc)
         if inc.n_pos == 0 and loc is not None and loc.lat is not None and loc.lon is not None:
             inc.lat_sum, inc.lon_sum, inc.n_pos = loc.lat, loc.lon, 1

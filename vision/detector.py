@@ -16,7 +16,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vision.errors import VisionError
+from vision.errors import ModelLoadError, VisionError
+from vision.onnx_model import exported_path
 
 # The urban detector this package ships (PyTorch; its exported ONNX and OpenVINO files sit beside it).
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "urban-yolov8n.pt"
@@ -80,9 +81,13 @@ def choose_runtime(runtime: str, device: str, weights: Path, int8: bool = False)
     exported). Any other name is taken as given."""
     if runtime != "auto":
         return runtime
-    graph = weights.with_name(f"{weights.stem}-int8.xml") if int8 else weights.with_suffix(".onnx")
-    exported = weights.suffix in (".onnx", ".xml") or graph.is_file()
-    return "openvino" if device == "cpu" and exported else "torch"
+    if device != "cpu":
+        return "torch"
+    try:
+        exported_path(weights, (".onnx", ".xml"), int8=int8)  # the OpenVINO backend's own lookup
+    except ModelLoadError:
+        return "torch"
+    return "openvino"
 
 
 def register(name: str, factory: Factory) -> None:

@@ -78,34 +78,29 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-def _read_pool(settings: Settings) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None:
-    if not settings.database_read_url:
-        return None
+def _pool(url: str, settings: Settings, name: str) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
     return AsyncConnectionPool(
-        settings.database_read_url, min_size=1, max_size=max(1, settings.db_pool_size),
-        kwargs={"autocommit": True}, configure=_configure,
-        check=AsyncConnectionPool.check_connection, name="api-read", open=False,
+        url,
+        min_size=1,
+        max_size=max(1, settings.db_pool_size),
+        kwargs={"autocommit": True},
+        configure=_configure,
+        check=AsyncConnectionPool.check_connection,
+        name=name,
+        open=False,
     )
 
 
 def _lifespan(state: ApiState, hub: routes_feed.FeedHub) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            state.settings.database_url,
-            min_size=1,
-            max_size=max(1, state.settings.db_pool_size),
-            kwargs={"autocommit": True},
-            configure=_configure,
-            check=AsyncConnectionPool.check_connection,
-            name="api",
-            open=False,
-        )
+        settings = state.settings
+        pool = _pool(settings.database_url, settings, "api")
         # Do not wait for the database: the API comes up and /healthz says "degraded"
         # until it is reachable, instead of the process failing to start.
         await pool.open(wait=False)
         state.pool = pool
-        read_pool = _read_pool(state.settings)
+        read_pool = _pool(settings.database_read_url, settings, "api-read") if settings.database_read_url else None
         if read_pool is not None:
             await read_pool.open(wait=False)
             state.read_pool = read_pool

@@ -66,13 +66,10 @@ def run_scale_bench(duration_s: float = 15.0, vision_s: float = 20.0, triage_bac
     say(f"vision: one worker for {vision_s:.0f}s")
     from gateway.bench.vision import run_vision_bench
     from gateway.settings import Settings
-    from gateway.vision_link.sink import DEFAULT_WEIGHTS
-    from vision.detector import choose_runtime
+    from gateway.vision_link.sink import settings_runtime
 
     settings = Settings()
-    runtime = choose_runtime(settings.vision_runtime, "cpu", Path(settings.yolo_weights or DEFAULT_WEIGHTS),
-                             settings.vision_int8)
-    vision = run_vision_bench(vision_s, "cpu", 1, runtime=runtime, int8=settings.vision_int8,
+    vision = run_vision_bench(vision_s, "cpu", 1, runtime=settings_runtime(settings, "cpu"), int8=settings.vision_int8,
                               threads=settings.vision_threads, progress=say)
 
     def per_core(us: float) -> float | None:

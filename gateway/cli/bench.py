@@ -86,13 +86,11 @@ def vision(
     """Vision pipeline frames/s and latency at 640 px vs its runtime alone and PyTorch predict (same run)."""
     from gateway.bench.vision import run_vision_bench
     from gateway.settings import Settings
-    from gateway.vision_link.sink import DEFAULT_WEIGHTS
-    from vision.detector import choose_runtime
+    from gateway.vision_link.sink import settings_runtime
 
     defaults = Settings()
     use_int8 = defaults.vision_int8 if int8 is None else int8
-    chosen = choose_runtime(runtime or defaults.vision_runtime, device,
-                            Path(defaults.yolo_weights or DEFAULT_WEIGHTS), use_int8)
+    chosen = settings_runtime(defaults, device, runtime, use_int8)
     console.print(f"[bench] vision on {chosen} ({device}), batch {batch}")
     _emit(run_vision_bench(duration, device, batch, runtime=chosen, int8=use_int8, threads=defaults.vision_threads,
                            progress=lambda text: console.print(f"[bench] {text}")), as_json)

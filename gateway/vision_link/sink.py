@@ -46,6 +46,15 @@ DEFAULT_WEIGHTS = SHIPPED_WEIGHTS  # the gateway's detector when settings.yolo_w
 OBS_NAMESPACE = uuid.UUID("6f1c7a9e-3d2b-4c1e-9a55-2b7e0f3c8d10")
 
 
+def settings_runtime(settings: Any, device: str, runtime: str | None = None, int8: bool | None = None) -> str:
+    """The runtime the settings choose for ``device`` (``runtime`` / ``int8`` override them, as the
+    bench's options do): one rule for the sink, the worker and the benchmarks."""
+    chosen = runtime or str(getattr(settings, "vision_runtime", "auto"))
+    return choose_runtime(chosen, device,
+                          Path(settings.yolo_weights or DEFAULT_WEIGHTS),
+                          getattr(settings, "vision_int8", False) if int8 is None else int8)
+
+
 @dataclass(frozen=True)
 class VisionConfig:
     detector: DetectorConfig
@@ -62,8 +71,7 @@ class VisionConfig:
     def from_settings(cls, settings: Any, zones: ZoneMap | None = None) -> VisionConfig:
         """From ``gateway.settings.Settings``; optional vision_* fields fall back to defaults."""
         weights = settings.yolo_weights or DEFAULT_WEIGHTS
-        runtime = choose_runtime(getattr(settings, "vision_runtime", "auto"), settings.device, Path(weights),
-                                 getattr(settings, "vision_int8", False))
+        runtime = settings_runtime(settings, settings.device)
         det = DetectorConfig(weights=Path(weights), device=settings.device,
                              backend=BACKEND_OF_RUNTIME.get(runtime, runtime),
                              threads=getattr(settings, "vision_threads", 0),

@@ -152,5 +152,7 @@ def test_auto_runtime_is_openvino_on_a_cpu_with_the_exported_graph(tmp_path: Pat
     lone = tmp_path / "city.pt"  # a city's own weights, never exported
     lone.write_bytes(b"")
     assert choose_runtime("auto", "cpu", lone) == "torch"
-    assert choose_runtime("auto", "cpu", lone.with_suffix(".onnx")) == "openvino"
+    named = tmp_path / "named.onnx"  # weights named as the exported graph itself
+    named.write_bytes(b"")
+    assert choose_runtime("auto", "cpu", named) == "openvino"
     assert choose_runtime("onnxruntime", "cpu", lone) == "onnxruntime"  # a named runtime is kept
