@@ -67,6 +67,9 @@ class Mosquitto:
     extra_conf: list[str] = field(default_factory=list)
     persistence: bool = True
     max_queued_messages: int = 1_000_000
+    # More addresses to listen on beside 127.0.0.1 (a bridge that test hosts in network
+    # namespaces reach the broker through).
+    also_listen: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,6 +81,7 @@ class Mosquitto:
         conf = self.root / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
+            *[f"listener {self.port} {address}" for address in self.also_listen],
             "allow_anonymous true" if not self.extra_conf else "",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.root}/",
@@ -119,6 +123,10 @@ class Postgres:
     user: str = "urbanops"
     database: str = "urbanops"
     os_user: str | None = "postgres"
+    # A private network (CIDR) whose hosts may connect too, on its ``also_listen`` address:
+    # test hosts in network namespaces.
+    also_listen: tuple[str, ...] = ()
+    trust_network: str | None = None
 
     @property
     def datadir(self) -> Path:
@@ -149,12 +157,15 @@ class Postgres:
                 conf.write(
                     "\nshared_preload_libraries = 'timescaledb'\n"
                     "timescaledb.telemetry_level = off\n"
-                    "listen_addresses = '127.0.0.1'\n"
+                    f"listen_addresses = '{','.join(('127.0.0.1', *self.also_listen))}'\n"
                     f"unix_socket_directories = '{self.root}'\n"
                     "fsync = on\nsynchronous_commit = on\n"
                     "max_connections = 100\nshared_buffers = 256MB\n"
                     "timescaledb.max_background_workers = 4\n"
                 )
+            if self.trust_network:
+                with open(self.datadir / "pg_hba.conf", "a") as hba:
+                    hba.write(f"\nhost all all {self.trust_network} trust\n")
         result = self._cmd(
             str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "pg.log"),
             "-o", f"-p {self.port}", "-w", "-t", "60", "start", check=False,

@@ -17,6 +17,7 @@ from gateway.city import CityHolder
 from gateway.dispatch import DispatchConfig, DispatchService
 from gateway.ingest.metrics import IngestCollector, StatsCollector
 from gateway.ingest.observe import ObservationExtractor
+from gateway.ingest.partitions import partitions_of
 from gateway.ingest.worker import IngestWorker
 from gateway.settings import Settings
 from gateway.store.maintenance import MaintenanceLoop
@@ -50,7 +51,8 @@ class GatewayRuntime:
             sink = self.vision
             self.city.listeners.append(lambda pack: sink.set_zones(zone_map(pack)))
         self.ingest = IngestWorker(settings, ros2=_ros2_router(settings), client_id=client_id,
-                                   listeners=[self.observations], frame_sink=self.vision)
+                                   listeners=[self.observations], frame_sink=self.vision,
+                                   partitions=partitions_of(self.city.pack.districts))
         self.registry.register(IngestCollector(self.ingest))
         if self.vision is not None:
             self.registry.register(StatsCollector("vision", self.vision.stats))

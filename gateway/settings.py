@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     # name to split traffic over several gateways ($share/...); Mosquitto 2.0 does not
     # restore shared subscriptions after a broker restart (see docs/security.md).
     mqtt_share_group: str = ""
+    # Gateways on several hosts that lose nothing when one of them or the broker goes: the topic
+    # space split by (district, kind), each partition leased in the database to one gateway and
+    # owned through its own persistent session (gateway/ingest/partitions.py). Overrides the
+    # share group. Every gateway of the city must set it, with the same session prefix.
+    ingest_partitioned: bool = False
+    ingest_lease_ttl_s: float = Field(default=6.0, ge=1.0)
+    mqtt_partition_prefix: str = "urbanops-ingest"
     mqtt_ca_file: Path | None = None
     mqtt_session_expiry_s: int = 3600
     mqtt_receive_maximum: int = 20000

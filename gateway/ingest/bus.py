@@ -8,13 +8,14 @@ survives the restart) and the store's dedupe keeps redeliveries from being store
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import random
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,7 @@ class BusConfig:
     ca_file: str | None = None
     subscriptions: Sequence[str] = ()
     session_expiry_s: int = 3600
+    clean_start: bool = False
     receive_maximum: int = 1000
     keepalive_s: int = 30
     backoff_min_s: float = 0.2
@@ -80,8 +82,14 @@ class MqttBus:
     """A lean MQTT v5 client over a plain socket: one thread reads and parses every complete
     packet per read; acknowledgements go out in bulk from the writer thread."""
 
-    def __init__(self, config: BusConfig, on_message: Callable[[Inbound], None]) -> None:
+    def __init__(self, config: BusConfig, on_message: Callable[[Inbound], None], *,
+                 generations: Iterator[int] | None = None, may_connect: Callable[[], bool] | None = None) -> None:
+        """``generations`` numbers connections (shared by the buses of one process, so an ack
+        token names its bus); ``may_connect`` gates every (re)connect (partitioned ingest: only
+        while this gateway's lease on the session is known to be valid)."""
         self.config = config
+        self._generations = generations if generations is not None else itertools.count(1)
+        self._may_connect = may_connect
         self.stats = BusStats()
         self._on_message = on_message
         self._stop = threading.Event()
@@ -107,6 +115,11 @@ class MqttBus:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no MQTT connection to {self.config.host}:{self.config.port}")
 
+    def start_background(self) -> None:
+        """Start without waiting for the first connection."""
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.config.client_id}", daemon=True)
+        self._thread.start()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
@@ -115,6 +128,14 @@ class MqttBus:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     # -- sending (any thread) ------------------------------------------------------------
     def _send(self, data: bytes) -> bool:
@@ -171,6 +192,9 @@ class MqttBus:
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
+            if self._may_connect is not None and not self._may_connect():
+                self._stop.wait(0.2)  # e.g. our lease on this session is not known to be valid
+                continue
             try:
                 self._session()
                 attempt = 0
@@ -212,9 +236,9 @@ class MqttBus:
         cfg = self.config
         sock = self._open_socket()
         self._sock = sock
-        # clean_start=False: resume the session so messages queued while away arrive.
+        # clean_start=False (the default): resume the session so messages queued while away arrive.
         self._send(wire.connect(
-            cfg.client_id, keepalive=cfg.keepalive_s, clean_start=False,
+            cfg.client_id, keepalive=cfg.keepalive_s, clean_start=cfg.clean_start,
             session_expiry=cfg.session_expiry_s, receive_maximum=max(1, min(cfg.receive_maximum, 65535)),
             username=cfg.username, password=cfg.password))
         buf = bytearray()
@@ -272,7 +296,7 @@ class MqttBus:
             if reason in AUTH_FAILURES:
                 self._auth_error = f"CONNACK reason 0x{reason:02x}"
             raise ConnectionRefusedError(f"broker refused the connection (reason 0x{reason:02x})")
-        self._generation += 1
+        self._generation = next(self._generations)
         self.stats.connects += 1
         self.stats.connected = True
         # Resubscribe on every connect: harmless when the session kept them, needed when not.

@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import psycopg
 
 from devices.topics import ROOT, shared
 from gateway.ingest.bus import BusConfig, Inbound, MqttBus, backoff_delay
+from gateway.ingest.partitions import PartitionedBus
 from gateway.ingest.pipeline import FrameSink, IngestLimits, Ingestor, Ros2Router
 from gateway.settings import Settings
 from gateway.store.batch import Batch, DeviceSeen
@@ -63,7 +64,10 @@ class IngestWorker:
         ros2: Ros2Router | None = None,
         listeners: Iterable[BatchListener] = (),
         client_id: str | None = None,
+        partitions: Sequence[str] = (),
     ) -> None:
+        """``partitions``: the city's ingest partitions (``partitions_of`` its districts), used
+        when ``settings.ingest_partitioned``."""
         self.settings = settings
         self.frame_sink = frame_sink
         self.ros2 = ros2
@@ -84,18 +88,22 @@ class IngestWorker:
         self.spill = SpillFile(settings.data_dir / "spill" / f"{client_id or settings.mqtt_client_id}.journal",
                                settings.spill_max_bytes)
         self.ingestor: Ingestor | None = None
-        self.bus = MqttBus(
-            BusConfig(
-                host=settings.mqtt_host, port=settings.mqtt_port,
-                client_id=client_id or settings.mqtt_client_id,
-                username=settings.mqtt_username, password=settings.mqtt_password,
-                tls=settings.mqtt_tls, ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-                subscriptions=subscriptions(settings),
-                session_expiry_s=settings.mqtt_session_expiry_s,
-                receive_maximum=settings.mqtt_receive_maximum,
-            ),
-            self._on_message,
+        config = BusConfig(
+            host=settings.mqtt_host, port=settings.mqtt_port,
+            client_id=client_id or settings.mqtt_client_id,
+            username=settings.mqtt_username, password=settings.mqtt_password,
+            tls=settings.mqtt_tls, ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+            subscriptions=subscriptions(settings),
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            receive_maximum=settings.mqtt_receive_maximum,
         )
+        self.bus: MqttBus | PartitionedBus
+        if settings.ingest_partitioned:
+            self.bus = PartitionedBus(config, self._on_message, database_url=settings.database_url,
+                                      partitions=partitions, ttl_s=settings.ingest_lease_ttl_s,
+                                      session_prefix=settings.mqtt_partition_prefix, worker_id=config.client_id)
+        else:
+            self.bus = MqttBus(config, self._on_message)
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> IngestWorker:

@@ -35,9 +35,9 @@ from psycopg.types.json import Jsonb
 
 from devices.topics import tickets_topic
 from gateway.db_worker import Clock, DbWorker, utc_now
+from gateway.store.leases import PartitionLeases
 from gateway.triage_svc import store
 from gateway.triage_svc.convert import to_observation
-from gateway.triage_svc.leases import PartitionLeases
 from triage.backend import TriageBackend
 from triage.correlate import Correlator, CorrelatorConfig
 from triage.models import Incident

@@ -102,3 +102,28 @@ def test_stops_on_auth_failure(tmp_path: Path) -> None:
         ok.stop()
     finally:
         mq.stop()
+
+
+def test_a_bus_whose_gate_is_shut_stays_off_its_session(broker: Mosquitto) -> None:
+    """The fence of partitioned ingest: the broker closes the old connection when another comes
+    with the same client id; the old bus, its lease lapsed (gate shut), does not take it back."""
+    first: list[Inbound] = []
+    gate = [True]
+    old = MqttBus(BusConfig(host="127.0.0.1", port=broker.port, client_id="bus-takeover",
+                            subscriptions=["city/takeover/#"]), first.append, may_connect=lambda: gate[0])
+    old.start()
+    gate[0] = False  # as if its lease had not been renewed in time
+    second: list[Inbound] = []
+    new = MqttBus(BusConfig(host="127.0.0.1", port=broker.port, client_id="bus-takeover",
+                            subscriptions=["city/takeover/#"]), second.append)
+    new.start()
+    try:
+        assert wait_for(lambda: not old.connected, 10)
+        publish(broker.port, [("city/takeover/sensor/s1/telemetry", b"m", None)])
+        assert wait_for(lambda: len(second) == 1, 10) and first == []
+        assert not wait_for(lambda: old.connected or new.stats.disconnects > 0, 1.5, 0.05), "the old bus came back"
+        gate[0] = True  # and with the gate open again it connects (here: takes the session back)
+        assert wait_for(lambda: old.connected, 10)
+    finally:
+        new.stop()
+        old.stop()

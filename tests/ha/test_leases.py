@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from gateway.triage_svc.leases import PartitionLeases
+from gateway.store.leases import PartitionLeases
 
 
 def _age(conn: psycopg.Connection[object], worker: str) -> None:
