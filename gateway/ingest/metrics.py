@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.ingest.partitions import PartitionedBus
 from gateway.ingest.worker import IngestWorker
 
 
@@ -29,6 +30,15 @@ class IngestCollector(Collector):
                                   value=w.bus.stats.acked)
         yield GaugeMetricFamily("urbanops_mqtt_connected", "1 when connected to the broker",
                                 value=1 if w.bus.connected else 0)
+        if isinstance(w.bus, PartitionedBus):
+            held = GaugeMetricFamily("urbanops_ingest_partition_held",
+                                     "1 for each ingest partition this gateway holds the lease of",
+                                     labels=["partition"])
+            for partition in sorted(w.bus.leases.held):
+                held.add_metric([partition], 1)
+            yield held
+            yield CounterMetricFamily("urbanops_ingest_partition_moves", "Ingest partitions gained or lost",
+                                      value=w.bus.moves)
         yield CounterMetricFamily("urbanops_store_batches", "Batches committed", value=w.stats.batches)
         yield CounterMetricFamily("urbanops_store_rows", "Rows committed", value=w.stats.rows)
         yield CounterMetricFamily("urbanops_store_write_errors", "Failed batch writes (retried)",

@@ -85,7 +85,7 @@ class PartitionedBus:
         self._retired = BusStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.moves: list[tuple[float, str, str]] = []  # (monotonic, "gained"|"lost", partition)
+        self.moves = 0  # partitions gained or lost
         self.control = MqttBus(replace(config, client_id=f"{config.client_id}-pub", subscriptions=(),
                                        clean_start=True, session_expiry_s=0), lambda _m: None,
                                generations=self._generations)
@@ -182,9 +182,8 @@ class PartitionedBus:
             conn.close()
 
     def _apply(self, lost: set[str], gained: set[str]) -> None:
-        now = time.monotonic()
         self._close(sorted(lost))
-        self.moves += [(now, "lost", p) for p in sorted(lost)] + [(now, "gained", p) for p in sorted(gained)]
+        self.moves += len(lost) + len(gained)
         if lost or gained:
             log.info("ingest partitions: gained %s, lost %s; holding %d", sorted(gained), sorted(lost),
                      len(self.leases.held))

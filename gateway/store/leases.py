@@ -4,7 +4,9 @@ Triage workers lease districts' incident partitions (migration 009); gateways le
 topic space's partitions (migration 010). Both use this one mechanism.
 
 Every worker heartbeats in its workers table; the live ones share the partitions evenly.
-A worker renews what it holds, gives back what is beyond its fair share (so a newcomer gets
+A worker renews what it holds — even past the expiry, as long as nobody took it meanwhile
+(owner and token unchanged; taking changes both), so a database outage longer than the lease
+does not reshuffle the city when it ends — gives back what is beyond its fair share (so a newcomer gets
 work), and takes free or expired partitions up to its share. Each take draws a new fencing
 token. Times are the database's (``now()``), so workers on hosts whose clocks disagree still
 agree on who holds what.
@@ -32,7 +34,7 @@ LIVE_SQL = "SELECT count(*) FROM {workers} WHERE heartbeat_at > now() - make_int
 COUNT_SQL = "SELECT count(*) FROM {leases}"
 RENEW_SQL = """
 UPDATE {leases} SET expires_at = now() + make_interval(secs => %(ttl)s)
-WHERE owner = %(me)s AND token = ANY(%(tokens)s) AND expires_at > now()
+WHERE owner = %(me)s AND token = ANY(%(tokens)s)
 RETURNING partition, token
 """
 RELEASE_SQL = """

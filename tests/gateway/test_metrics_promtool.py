@@ -75,3 +75,26 @@ def test_millisecond_stats_are_exported_in_seconds() -> None:
     assert "urbanops_vision_latency_p95_seconds 0.065" in text and "urbanops_vision_latency_p50_seconds 0.048" in text
     assert "_ms" not in text and "urbanops_vision_ready 1.0" in text
     assert promtool(text) == ""
+
+
+def test_partitioned_gateway_shows_its_partitions(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gw = start_gateway(broker.url, db_url, tmp_path / "gw.log", client_id="gw-promtool-parts", http_port=port,
+                       extra_env={"URBANOPS_INGEST_PARTITIONED": "true", "URBANOPS_TRIAGE_ENABLED": "false",
+                                  "URBANOPS_MQTT_PARTITION_PREFIX": "promtool-parts"})
+    try:
+        # A lone gateway holds all nine of the demo pack's partitions (3 districts x 3 kinds).
+        assert wait_for(lambda: sum(k.startswith("urbanops_ingest_partition_held{") for k in scrape(base)) == 9
+                        and scrape(base).get("urbanops_mqtt_connected") == 1, 60), \
+            (tmp_path / "gw.log").read_text()[-2000:]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        publish(broker.port, [("city/luohu/robot/pr-0001/telemetry",
+                               b'{"ts":"%s","msg_id":"p-1","metrics":{"battery_pct":80}}' % now.encode(), None)])
+        assert wait_for(lambda: scrape(base).get("urbanops_store_rows_total", 0) >= 1, 30)
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+    finally:
+        gw.terminate()
+        gw.wait(timeout=30)
+    assert 'urbanops_ingest_partition_held{partition="luohu/robot"} 1.0' in text
+    assert promtool(text) == ""

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,14 +276,20 @@ def _moved_from(c: City, before: dict[str, str | None], dead: str) -> bool:
     return bool(mine) and all(now.get(p) not in (None, dead) for p in mine)
 
 
+def _lose_host(city: City, stream: Stream, after: int, fault: Callable[[], None]) -> tuple[dict[str, str | None],
+                                                                                         float, float]:
+    """Once ``after`` messages are stored, ``fault`` host 1; -> its partitions before, fault and move times."""
+    _wait_stored(stream, after)
+    before = city.owners()
+    at = time.monotonic()
+    fault()
+    assert wait_for(lambda: _moved_from(city, before, "gw1"), 30, 0.1), _owners_log(city)
+    return before, at, time.monotonic()
+
+
 def test_a_gateway_host_disappears_mid_stream(city: City) -> None:
     stream = Stream(city, f"hk{time.monotonic_ns() % 10**6}", 1000.0).start()
-    _wait_stored(stream, N // 4)
-    before = city.owners()
-    killed = time.monotonic()
-    city.net.hosts[1].kill()
-    assert wait_for(lambda: _moved_from(city, before, "gw1"), 30, 0.1), _owners_log(city)
-    moved = time.monotonic()
+    before, killed, moved = _lose_host(city, stream, N // 4, city.net.hosts[1].kill)
     total, distinct = stream.finish()
     end = stream.samples[-1][0]
     gap = city.gap(stream.tag, _held_by(before, "gw1"))
@@ -297,12 +303,7 @@ def test_a_gateway_host_disappears_mid_stream(city: City) -> None:
 
 def test_a_gateway_host_link_cut_mid_stream(city: City) -> None:
     stream = Stream(city, f"lc{time.monotonic_ns() % 10**6}", 800.0).start()
-    _wait_stored(stream, N // 5)
-    before = city.owners()
-    cut = time.monotonic()
-    city.net.hosts[1].cut()
-    assert wait_for(lambda: _moved_from(city, before, "gw1"), 30, 0.1), _owners_log(city)
-    moved = time.monotonic()
+    before, cut, moved = _lose_host(city, stream, N // 5, city.net.hosts[1].cut)
     time.sleep(max(0.0, cut + 2 * TTL_S - time.monotonic()))
     city.net.hosts[1].mend()
     mended = time.monotonic()

@@ -41,3 +41,17 @@ def test_leases_split_move_and_fence(db_url: str) -> None:
         with ca.transaction():
             free = ca.execute("SELECT count(*) FROM triage_leases WHERE owner IS NULL").fetchone()
         assert free == (16,)
+
+
+def test_a_lease_nobody_took_is_renewed_after_its_expiry(db_url: str) -> None:
+    """A database outage longer than the lease: when it ends, the owner keeps what nobody could take."""
+    with psycopg.connect(db_url) as conn:
+        a = PartitionLeases("outage", ttl_s=30)
+        a.refresh(conn)
+        tokens = dict(a.held)
+        _age(conn, "outage")
+        change = a.refresh(conn)
+        assert change.lost == set() and change.gained == set() and a.held == tokens
+        with conn.transaction():
+            assert a.fence(conn) == sorted(tokens)  # valid again
+        a.leave(conn)
