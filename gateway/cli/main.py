@@ -14,6 +14,7 @@ from gateway.cli import bags as cli_bags
 from gateway.cli import bench as cli_bench
 from gateway.cli import city as cli_city
 from gateway.cli import devices as cli_devices
+from gateway.cli import edge as cli_edge
 from gateway.cli import tokens as cli_tokens
 from gateway.cli import triage as cli_triage
 from gateway.cli import vision as cli_vision
@@ -31,6 +32,7 @@ app.add_typer(cli_bench.app, name="bench")
 app.add_typer(cli_devices.app, name="devices")
 app.add_typer(cli_city.app, name="city")
 app.add_typer(cli_vision.app, name="vision")
+app.add_typer(cli_edge.app, name="edge")
 app.command("simulate", help="Run simulated sensors, robots and drones against the broker.")(simulate)
 console = Console(stderr=True)
 

@@ -1,0 +1,70 @@
+"""``urbanops edge ...``: an edge site's broker, bridged to the city (gateway/edge/)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gateway.edge.bridge import EdgeSite, mosquitto_conf
+
+app = typer.Typer(help="Edge sites: a dock's or depot's own broker, bridged to the city's.", no_args_is_help=True)
+console = Console(stderr=True)
+
+SiteOpt = Annotated[str, typer.Option(help="The site's name (names its bridge sessions), e.g. lianhuashan-dock.")]
+CityOpt = Annotated[str, typer.Option(help="The city broker: mqtt[s]://user:password@host:port.")]
+StateOpt = Annotated[Path, typer.Option(help="Where the site broker keeps its queues (must survive restarts).")]
+PortOpt = Annotated[int, typer.Option(help="Port the site's devices connect to.")]
+DistrictOpt = Annotated[list[str] | None, typer.Option(help="Districts of the site's devices (repeatable).")]
+CaOpt = Annotated[Path | None, typer.Option(help="CA file for an mqtts:// city broker.")]
+ExtraOpt = Annotated[Path | None, typer.Option(help="More mosquitto.conf lines (password_file, acl_file...).")]
+
+
+def _site(site: str, city: str, state_dir: Path, port: int, district: list[str] | None, ca_file: Path | None,
+          extra: Path | None) -> EdgeSite:
+    lines = extra.read_text().splitlines() if extra else []
+    return EdgeSite(site, city, state_dir.resolve(), port=port, districts=tuple(district or ["+"]),
+                    ca_file=ca_file, extra=lines)
+
+
+@app.command()
+def config(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), port: PortOpt = 1883,
+           district: DistrictOpt = None, ca_file: CaOpt = None, extra: ExtraOpt = None) -> None:
+    """Print the site broker's mosquitto.conf (to run it under your own service manager)."""
+    print(mosquitto_conf(_site(site, city, state_dir, port, district, ca_file, extra)), end="")
+
+
+@app.command()
+def run(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), port: PortOpt = 1883,
+        district: DistrictOpt = None, ca_file: CaOpt = None, extra: ExtraOpt = None,
+        vision: Annotated[bool, typer.Option(help="Also run the vision worker on the site's frames.")] = False,
+        ) -> None:
+    """Run the site broker (and the vision worker) until SIGTERM; log the uplink's state."""
+    from gateway.edge.run import EdgeBroker, UplinkWatch
+    from gateway.shutdown import wait_for_signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    edge = _site(site, city, state_dir, port, district, ca_file, extra)
+    broker = EdgeBroker(edge).start()
+    watch = UplinkWatch(edge).start()
+    worker: subprocess.Popen[bytes] | None = None
+    if vision:  # frames from the site broker; observations go up as device events, frames never
+        env = {**os.environ, "URBANOPS_MQTT_URL": f"mqtt://127.0.0.1:{port}"}
+        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "vision", "worker",
+                                   "--client-id", f"{edge.bridge_name}-vision"], env=env)
+    console.print(f"[edge] site {site}: devices on port {port}, bridged to {edge.bridge_name} at the city")
+    try:
+        wait_for_signal(threading.Event())
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        watch.stop()
+        broker.stop()
