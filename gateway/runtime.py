@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.city import CityHolder
 from gateway.dispatch import DispatchConfig, DispatchService
+from gateway.edge.uplinks import SiteUplinks
 from gateway.ingest.metrics import IngestCollector, StatsCollector
 from gateway.ingest.observe import ObservationExtractor
 from gateway.ingest.partitions import partitions_of
@@ -78,6 +79,12 @@ class GatewayRuntime:
                 smtp_host=settings.smtp_host, smtp_port=settings.smtp_port, smtp_from=settings.smtp_from,
                 smtp_user=settings.smtp_user, smtp_password=settings.smtp_password,
                 smtp_starttls=settings.smtp_starttls), city=self.city)
+        # Edge sites' uplinks as the city broker sees them (gateway/edge/uplinks.py).
+        self.uplinks = SiteUplinks(settings.mqtt_host, settings.mqtt_port,
+                                   f"{client_id or settings.mqtt_client_id}-sites", settings.mqtt_username,
+                                   settings.mqtt_password, settings.mqtt_tls,
+                                   str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None)
+        self.registry.register(self.uplinks)
         self.maintenance = MaintenanceLoop(
             settings.database_url, settings.maintenance_interval_s,
             settings.telemetry_retention_days, settings.offline_after_s,
@@ -104,6 +111,7 @@ class GatewayRuntime:
         if self.vision is not None:
             self.vision.start()
         self.ingest.start()
+        self.uplinks.start()
         self.maintenance.start()
         for service in (self.triage, self.dispatch, self.webhooks):
             if service is not None:
@@ -129,6 +137,7 @@ class GatewayRuntime:
             if service is not None:
                 service.stop()
         self.ingest.stop()
+        self.uplinks.stop()
         if self.vision is not None:
             self.vision.stop()
         if self.triage is not None:

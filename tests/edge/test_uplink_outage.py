@@ -24,9 +24,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.local_services import Mosquitto
+from gateway.local_services import Mosquitto, free_port
 from tests.ha.hosts import Host, Network, available, private_network
-from tests.helpers import ROOT, scalar, start_gateway, wait_for, wait_gateway_subscribed
+from tests.helpers import ROOT, scalar, scrape, start_gateway, wait_for, wait_gateway_subscribed
 
 UNAVAILABLE = available()
 pytestmark = [pytest.mark.slow, pytest.mark.services,
@@ -109,8 +109,13 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Networ
     tag = f"up{time.monotonic_ns() % 10**6}"
     site, host = f"dock-{tag}", network.hosts[0]
     city = Mosquitto(services_root / f"city-{tag}", also_listen=(network.gateway_address,)).start()
-    gw = start_gateway(city.url, db_url, tmp_path / "gw.log", client_id=f"gw-{tag}",
+    http = free_port()
+    gw = start_gateway(city.url, db_url, tmp_path / "gw.log", client_id=f"gw-{tag}", http_port=http,
                        extra_env={"URBANOPS_TRIAGE_ENABLED": "false"})
+
+    def uplink_metric() -> float | None:  # what the city's gateway shows operators
+        return scrape(f"http://127.0.0.1:{http}").get(f'urbanops_edge_uplink_up{{site="{site}"}}')
+
     watch = CityWatch(city.port, f"edge-{site}")
     city_url = f"mqtt://{network.gateway_address}:{city.port}"
     state = services_root / f"edge-{tag}"
@@ -118,7 +123,8 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Networ
     devices: subprocess.Popen[bytes] | None = None
     try:
         wait_gateway_subscribed(db_url, city.port)
-        assert wait_for(lambda: watch.state == "1", 30, 0.1), (tmp_path / "edge.log").read_text()[-2000:]
+        assert wait_for(lambda: watch.state == "1" and uplink_metric() == 1, 30, 0.1), \
+            (tmp_path / "edge.log").read_text()[-2000:]
         out = tmp_path / "devices.json"
         devices = host.popen([sys.executable, "-m", "tests.edge.site_devices", "--port", str(SITE_PORT), "--tag", tag,
                               "--n", str(N), "--rate", str(RATE), "--linger-s", "60"],
@@ -132,7 +138,9 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Networ
         host.cut()
         cut = time.monotonic()
         at_cut = stored()
-        assert wait_for(lambda: watch.state == "0", 40, 0.2), "the city never saw the bridge go"
+        assert wait_for(lambda: watch.state == "0" and uplink_metric() == 0, 40, 0.2), \
+            "the city never saw the bridge go"
+        noticed = time.monotonic()
         # A command for the drone, sent while the site is unreachable: the city broker keeps it
         # for the bridge's session.
         command = json.dumps({"msg_id": f"cmd-{tag}", "task": "return_to_dock"})
@@ -152,7 +160,7 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Networ
         host.mend()
         mended = time.monotonic()
         backlog_s, backlog = _drain(stored)
-        assert wait_for(lambda: watch.state == "1", 60, 0.2), "the bridge never came back"
+        assert wait_for(lambda: watch.state == "1" and uplink_metric() == 1, 60, 0.2), "the bridge never came back"
 
         devices.wait(240)
         report = json.loads(out.read_text().strip().splitlines()[-1])
@@ -172,6 +180,7 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Networ
                                                                        ORDER BY received_at, ts) AS prev
                     FROM telemetry WHERE msg_id LIKE '{tag}-%') s WHERE seq < prev""")
         print(f"\nedge uplink cut {mended - cut:.0f} s with the site broker restarted at {OUTAGE_S / 2:.0f} s: "
+              f"the city showed the uplink down {noticed - cut:.0f} s after the cut; "
               f"{N} acknowledged by the site, {total} stored, {distinct} distinct, lost {N - distinct}, duplicates "
               f"{total - distinct}, out of device order {out_of_order}; stored during the outage {during - at_cut}; "
               f"the backlog ({backlog} messages) stored within {backlog_s:.1f} s of the link's return; "
