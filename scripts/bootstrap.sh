@@ -26,6 +26,8 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 # The database failover tests run PostgreSQL under Patroni with a private etcd (#14).
 command -v patroni >/dev/null || need_apt+=(patroni)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
+# The edge-site tests drop packets at random inside a network namespace (no tc netem here).
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need_apt[*]}"
   apt-get update -qq

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -43,12 +44,6 @@ SITE_PORT = 1883  # inside the site's namespace
 def network() -> Iterator[Network]:
     with private_network(1) as net:
         yield net
-
-
-def _edge(host: Host, site: str, city_url: str, state: Path, log: Path) -> subprocess.Popen[bytes]:
-    return host.popen([sys.executable, "-m", "gateway.cli.main", "edge", "run", "--site", site, "--city", city_url,
-                       "--state-dir", str(state), "--port", str(SITE_PORT), "--district", "futian"],
-                      env=dict(os.environ), log=log, cwd=ROOT)
 
 
 def _out_of_order(db_url: str, tag: str) -> list[tuple[object, ...]]:
@@ -81,107 +76,157 @@ def _link_bytes(host: Host) -> int:
     return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
 
 
-def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(network: Network, db_url: str,
-                                                                  services_root: Path, tmp_path: Path) -> None:
-    tag = f"up{time.monotonic_ns() % 10**6}"
-    site, host = f"dock-{tag}", network.hosts[0]
-    city = Mosquitto(services_root / f"city-{tag}", also_listen=(network.gateway_address,)).start()
-    http = free_port()
-    gw = start_gateway(city.url, db_url, tmp_path / "gw.log", client_id=f"gw-{tag}", http_port=http,
-                       extra_env={"URBANOPS_TRIAGE_ENABLED": "false"})
+class Site:
+    """The city (broker, gateway with its /metrics, a watcher) and one edge site running
+    ``urbanops edge run`` in its namespace."""
 
-    def uplink_metric() -> float | None:  # what the city's gateway shows operators
-        return scrape(f"http://127.0.0.1:{http}").get(f'urbanops_edge_uplink_up{{site="{site}"}}')
+    def __init__(self, net: Network, db_url: str, services_root: Path, tmp_path: Path) -> None:
+        self.tag = f"up{time.monotonic_ns() % 10**6}"
+        self.name, self.host, self.db_url, self.tmp = f"dock-{self.tag}", net.hosts[0], db_url, tmp_path
+        self.city = Mosquitto(services_root / f"city-{self.tag}", also_listen=(net.gateway_address,)).start()
+        self.http = free_port()
+        self.gw = start_gateway(self.city.url, db_url, tmp_path / "gw.log", client_id=f"gw-{self.tag}",
+                                http_port=self.http, extra_env={"URBANOPS_TRIAGE_ENABLED": "false"})
+        self.watch = CityWatch(self.city.port, f"edge-{self.name}")
+        self.city_url = f"mqtt://{net.gateway_address}:{self.city.port}"
+        self.state = services_root / f"edge-{self.tag}"
+        self.edge = self.start_edge()
+        self.devices: subprocess.Popen[bytes] | None = None
 
-    watch = CityWatch(city.port, f"edge-{site}")
-    city_url = f"mqtt://{network.gateway_address}:{city.port}"
-    state = services_root / f"edge-{tag}"
-    edge = _edge(host, site, city_url, state, tmp_path / "edge.log")
-    devices: subprocess.Popen[bytes] | None = None
-    try:
-        wait_gateway_subscribed(db_url, city.port)
-        assert wait_for(lambda: watch.state == "1" and uplink_metric() == 1, 30, 0.1), \
-            (tmp_path / "edge.log").read_text()[-2000:]
-        out = tmp_path / "devices.json"
-        devices = host.popen([sys.executable, "-m", "tests.edge.site_devices", "--port", str(SITE_PORT), "--tag", tag,
-                              "--n", str(N), "--rate", str(RATE), "--linger-s", "60"],
-                             env=dict(os.environ), log=out, cwd=ROOT)
+    def start_edge(self) -> subprocess.Popen[bytes]:
+        return self.host.popen([sys.executable, "-m", "gateway.cli.main", "edge", "run", "--site", self.name,
+                                "--city", self.city_url, "--state-dir", str(self.state), "--port", str(SITE_PORT),
+                                "--district", "futian"], env=dict(os.environ), log=self.tmp / "edge.log", cwd=ROOT)
 
-        def stored() -> int:
-            return scalar(db_url, f"SELECT count(*) FROM telemetry WHERE msg_id LIKE '{tag}-%'")
+    def uplink_metric(self) -> float | None:  # what the city's gateway shows operators
+        return scrape(f"http://127.0.0.1:{self.http}").get(f'urbanops_edge_uplink_up{{site="{self.name}"}}')
 
-        assert wait_for(lambda: stored() >= 1000, 60, 0.1), "no telemetry reached the city"
-        bytes_before, t_before = _link_bytes(host), time.monotonic()
-        host.cut()
-        cut = time.monotonic()
-        at_cut = stored()
-        assert wait_for(lambda: watch.state == "0" and uplink_metric() == 0, 40, 0.2), \
-            "the city never saw the bridge go"
-        noticed = time.monotonic()
-        # A command for the drone, sent while the site is unreachable: the city broker keeps it
-        # for the bridge's session.
-        command = json.dumps({"msg_id": f"cmd-{tag}", "task": "return_to_dock"})
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cmd-{tag}", protocol=mqtt.MQTTv5)
-        pub.connect("127.0.0.1", city.port)
-        pub.loop_start()
-        pub.publish(f"city/futian/drone/drone-{tag}/cmd", command, qos=1).wait_for_publish(10)
-        pub.loop_stop()
-        pub.disconnect()
-        during = stored()
+    def stored(self) -> int:
+        return scalar(self.db_url, f"SELECT count(*) FROM telemetry WHERE msg_id LIKE '{self.tag}-%'")
 
-        time.sleep(max(0.0, cut + OUTAGE_S / 2 - time.monotonic()))
-        edge.terminate()  # the site broker restarts mid-outage; its queue is on disk
-        edge.wait(30)
-        edge = _edge(host, site, city_url, state, tmp_path / "edge.log")
-        time.sleep(max(0.0, cut + OUTAGE_S - time.monotonic()))
-        host.mend()
-        mended = time.monotonic()
-        backlog_s, backlog = _drain(stored)
-        assert wait_for(lambda: watch.state == "1" and uplink_metric() == 1, 60, 0.2), "the bridge never came back"
+    def wait_up(self) -> None:
+        wait_gateway_subscribed(self.db_url, self.city.port)
+        assert wait_for(lambda: self.watch.state == "1" and self.uplink_metric() == 1, 60, 0.1), \
+            (self.tmp / "edge.log").read_text()[-2000:]
 
-        devices.wait(240)
-        report = json.loads(out.read_text().strip().splitlines()[-1])
-        assert report["acked"].get("telemetry") == N, report
-        assert wait_for(lambda: stored() >= N, 120, 0.25), f"stored {stored()} of {N}"
-        time.sleep(1.0)  # late redeliveries would show up as extra rows now
-        uplink = _link_bytes(host) - bytes_before
-        elapsed = time.monotonic() - t_before
-        with psycopg.connect(db_url) as conn:
-            total, distinct = conn.execute("SELECT count(*), count(DISTINCT msg_id) FROM telemetry "
-                                           "WHERE msg_id LIKE %s", (f"{tag}-%",)).fetchone() or (0, 0)
-            # Per device, stored in the order it sent: the sequence number never goes back.
-            out_of_order = scalar(db_url, f"""
-                SELECT count(*) FROM (
-                    SELECT split_part(msg_id, '-', 2)::int AS seq,
-                           lag(split_part(msg_id, '-', 2)::int) OVER (PARTITION BY device_id
-                                                                       ORDER BY received_at, ts) AS prev
-                    FROM telemetry WHERE msg_id LIKE '{tag}-%') s WHERE seq < prev""")
-        print(f"\nedge uplink cut {mended - cut:.0f} s with the site broker restarted at {OUTAGE_S / 2:.0f} s: "
-              f"the city showed the uplink down {noticed - cut:.0f} s after the cut; "
-              f"{N} acknowledged by the site, {total} stored, {distinct} distinct, lost {N - distinct}, duplicates "
-              f"{total - distinct}, out of device order {out_of_order}; stored during the outage {during - at_cut}; "
-              f"the backlog ({backlog} messages) stored within {backlog_s:.1f} s of the link's return; "
-              f"command sent in the outage received: "
-              f"{report['commands'] == [command]}; frames published {report['frames']} "
-              f"({report['frame_bytes'] / 1e6:.1f} MB), at the city {watch.frames}; uplink {uplink / 1e6:.2f} MB "
-              f"in {elapsed:.0f} s, {uplink / N:.0f} B per telemetry message "
-              f"({report['frame_bytes'] / max(1, uplink):.1f}x less than the raw frames, "
-              f"{RATE:.0f} telemetry messages per frame)")
-        assert (total, distinct) == (N, N), f"lost {N - distinct}, duplicates {total - distinct}"
-        assert during - at_cut < 10 * RATE, "telemetry kept arriving through a cut link"
-        # Mosquitto 2.0's bridge drains its queue almost, not quite, in order (a message now and then
-        # jumps ~100 ahead; seen by hand too). Rows carry device time, so reads by time are unaffected.
-        assert out_of_order <= N // 1000, _out_of_order(db_url, tag)
-        assert report["commands"] == [command]
-        assert watch.frames == 0 and report["frames"] > 60
-        assert uplink < report["frame_bytes"]
-    finally:
-        host.mend()
-        for proc in (devices, edge):
+    def start_devices(self, n: int, linger_s: float) -> None:
+        self.devices = self.host.popen([sys.executable, "-m", "tests.edge.site_devices", "--port", str(SITE_PORT),
+                                        "--tag", self.tag, "--n", str(n), "--rate", str(RATE), "--linger-s",
+                                        str(linger_s)], env=dict(os.environ), log=self.tmp / "devices.json", cwd=ROOT)
+
+    def devices_report(self) -> dict[str, Any]:
+        assert self.devices is not None
+        self.devices.wait(240)
+        return dict(json.loads((self.tmp / "devices.json").read_text().strip().splitlines()[-1]))
+
+    def counts(self) -> tuple[int, int]:
+        with psycopg.connect(self.db_url) as conn:
+            row = conn.execute("SELECT count(*), count(DISTINCT msg_id) FROM telemetry WHERE msg_id LIKE %s",
+                               (f"{self.tag}-%",)).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def close(self) -> None:
+        self.host.clean()
+        self.host.mend()
+        for proc in (self.devices, self.edge):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)
-        watch.close()
-        gw.terminate()
-        gw.wait(30)
-        city.stop()
+        self.watch.close()
+        self.gw.terminate()
+        self.gw.wait(30)
+        self.city.stop()
+
+
+@pytest.fixture()
+def site(network: Network, db_url: str, services_root: Path, tmp_path: Path) -> Iterator[Site]:
+    s = Site(network, db_url, services_root, tmp_path)
+    try:
+        s.wait_up()
+        yield s
+    finally:
+        s.close()
+
+
+def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(site: Site) -> None:
+    tag, host, db_url, city = site.tag, site.host, site.db_url, site.city
+    watch, uplink_metric, stored = site.watch, site.uplink_metric, site.stored
+    site.start_devices(N, 60)
+    assert wait_for(lambda: stored() >= 1000, 60, 0.1), "no telemetry reached the city"
+    bytes_before, t_before = _link_bytes(host), time.monotonic()
+    host.cut()
+    cut = time.monotonic()
+    at_cut = stored()
+    assert wait_for(lambda: watch.state == "0" and uplink_metric() == 0, 40, 0.2), \
+        "the city never saw the bridge go"
+    noticed = time.monotonic()
+    # A command for the drone, sent while the site is unreachable: the city broker keeps it
+    # for the bridge's session.
+    command = json.dumps({"msg_id": f"cmd-{tag}", "task": "return_to_dock"})
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cmd-{tag}", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", city.port)
+    pub.loop_start()
+    pub.publish(f"city/futian/drone/drone-{tag}/cmd", command, qos=1).wait_for_publish(10)
+    pub.loop_stop()
+    pub.disconnect()
+    during = stored()
+
+    time.sleep(max(0.0, cut + OUTAGE_S / 2 - time.monotonic()))
+    site.edge.terminate()  # the site broker restarts mid-outage; its queue is on disk
+    site.edge.wait(30)
+    site.edge = site.start_edge()
+    time.sleep(max(0.0, cut + OUTAGE_S - time.monotonic()))
+    host.mend()
+    mended = time.monotonic()
+    backlog_s, backlog = _drain(stored)
+    assert wait_for(lambda: watch.state == "1" and uplink_metric() == 1, 60, 0.2), "the bridge never came back"
+
+    report = site.devices_report()
+    assert report["acked"].get("telemetry") == N, report
+    assert wait_for(lambda: stored() >= N, 120, 0.25), f"stored {stored()} of {N}"
+    time.sleep(1.0)  # late redeliveries would show up as extra rows now
+    uplink = _link_bytes(host) - bytes_before
+    elapsed = time.monotonic() - t_before
+    total, distinct = site.counts()
+    # Per device, stored in the order it sent: the sequence number never goes back.
+    out_of_order = len(_out_of_order(db_url, tag))
+    print(f"\nedge uplink cut {mended - cut:.0f} s with the site broker restarted at {OUTAGE_S / 2:.0f} s: "
+          f"the city showed the uplink down {noticed - cut:.0f} s after the cut; "
+          f"{N} acknowledged by the site, {total} stored, {distinct} distinct, lost {N - distinct}, duplicates "
+          f"{total - distinct}, out of device order {out_of_order}; stored during the outage {during - at_cut}; "
+          f"the backlog ({backlog} messages) stored within {backlog_s:.1f} s of the link's return; "
+          f"command sent in the outage received: "
+          f"{report['commands'] == [command]}; frames published {report['frames']} "
+          f"({report['frame_bytes'] / 1e6:.1f} MB), at the city {watch.frames}; uplink {uplink / 1e6:.2f} MB "
+          f"in {elapsed:.0f} s, {uplink / N:.0f} B per telemetry message "
+          f"({report['frame_bytes'] / max(1, uplink):.1f}x less than the raw frames, "
+          f"{RATE:.0f} telemetry messages per frame)")
+    assert (total, distinct) == (N, N), f"lost {N - distinct}, duplicates {total - distinct}"
+    assert during - at_cut < 10 * RATE, "telemetry kept arriving through a cut link"
+    # Mosquitto 2.0's bridge drains its queue almost, not quite, in order (a message now and then
+    # jumps ~100 ahead; seen by hand too). Rows carry device time, so reads by time are unaffected.
+    assert out_of_order <= N // 1000, _out_of_order(db_url, tag)
+    assert report["commands"] == [command]
+    assert watch.frames == 0 and report["frames"] > 60
+    assert uplink < report["frame_bytes"]
+
+
+def test_site_uplink_losing_a_fifth_of_its_packets(site: Site) -> None:
+    """A lossy, not dead, uplink: 20 % of the packets each way dropped at random for 20 s."""
+    n = 4_000
+    site.start_devices(n, 0)
+    assert wait_for(lambda: site.stored() >= 500, 60, 0.1), "no telemetry reached the city"
+    before, t0 = site.stored(), time.monotonic()
+    site.host.lossy(20)
+    time.sleep(20.0)
+    during, t1 = site.stored(), time.monotonic()
+    site.host.clean()
+    report = site.devices_report()
+    assert report["acked"].get("telemetry") == n, report
+    assert wait_for(lambda: site.stored() >= n, 120, 0.25), f"stored {site.stored()} of {n}"
+    time.sleep(1.0)
+    total, distinct = site.counts()
+    print(f"\nedge uplink dropping 20 % of packets for {t1 - t0:.0f} s: {n} acknowledged by the site, {total} "
+          f"stored, {distinct} distinct, lost {n - distinct}, duplicates {total - distinct}; stored "
+          f"{(during - before) / (t1 - t0):.0f} msg/s through the lossy link ({RATE:.0f} offered)")
+    assert (total, distinct) == (n, n), f"lost {n - distinct}, duplicates {total - distinct}"

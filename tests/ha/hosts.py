@@ -28,6 +28,24 @@ class Host:
     netns: str
     port: str  # the bridge side of its veth: what a cut takes down
     address: str
+    inside: str = ""  # its own side of the veth
+
+    def lossy(self, percent: int) -> None:
+        """Drop ``percent`` % of the packets crossing its link, each way, at random (nftables)."""
+        rules = "\n".join([
+            "table inet uoloss {",
+            "  chain out {", "    type filter hook output priority 0;",
+            f'    oifname "{self.inside}" numgen random mod 100 < {percent} drop', "  }",
+            "  chain in {", "    type filter hook input priority 0;",
+            f'    iifname "{self.inside}" numgen random mod 100 < {percent} drop', "  }",
+            "}", ""])
+        subprocess.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"], input=rules, check=True,
+                       capture_output=True, text=True)
+
+    def clean(self) -> None:
+        """No more packet loss."""
+        subprocess.run(["ip", "netns", "exec", self.netns, "nft", "delete", "table", "inet", "uoloss"],
+                       capture_output=True, text=True)
 
     def popen(self, args: Sequence[str], *, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(["ip", "netns", "exec", self.netns, *args], env=env, cwd=cwd,
@@ -92,10 +110,10 @@ def private_network(n_hosts: int) -> Iterator[Network]:
         _ip("addr", "add", f"{net.gateway_address}/24", "dev", bridge)
         _ip("link", "set", bridge, "up")
         for i in range(n_hosts):
-            host = Host(f"uo{tag}h{i}", f"uo{tag}p{i}", f"10.213.{third}.{10 + i}")
+            inside = f"uo{tag}e{i}"
+            host = Host(f"uo{tag}h{i}", f"uo{tag}p{i}", f"10.213.{third}.{10 + i}", inside)
             _ip("netns", "add", host.netns)
             made.append(("netns", host.netns))
-            inside = f"uo{tag}e{i}"
             _ip("link", "add", host.port, "type", "veth", "peer", "name", inside)
             _ip("link", "set", inside, "netns", host.netns)
             _ip("link", "set", host.port, "master", bridge, "up")
