@@ -9,7 +9,8 @@ in ``out`` and never touches the ones already there, so batches can be provision
 - ``acl`` (0644): a managed block between markers, rebuilt from ``devices.json`` on every
   run; anything outside the markers is kept. Each device may publish only on its own
   ``city/{district}/{kind}/{device_id}/{telemetry,status,event,frame,ros2/#}`` and read only
-  its own ``.../cmd``. The gateway account reads ``city/#`` and writes commands and tickets.
+  its own ``.../cmd``. The gateway account reads ``city/#`` (and the edge bridges' states) and
+  writes commands and tickets.
 - ``devices.json`` (0644): the registry of provisioned devices (no secrets).
 - ``credentials.jsonl`` (0600): one JSON line per new account with its password, appended.
   Hand each device its line; the passwords exist nowhere else.
@@ -122,10 +123,11 @@ def device_acl(device: Device) -> list[str]:
 
 
 def gateway_acl(user: str) -> list[str]:
-    # Reads everything devices publish (also through $share/{group}/city/#); writes commands
-    # to devices and tickets to subscribers; nothing else.
-    return [f"user {user}", f"topic read {ROOT}/#", f"topic write {ROOT}/+/+/+/{Channel.CMD.value}",
-            f"topic write {ROOT}/+/tickets"]
+    # Reads everything devices publish (also through $share/{group}/city/#) and the edge sites'
+    # bridge states (gateway/edge/uplinks.py); writes commands to devices and tickets to
+    # subscribers; nothing else.
+    return [f"user {user}", f"topic read {ROOT}/#", "topic read $SYS/broker/connection/#",
+            f"topic write {ROOT}/+/+/+/{Channel.CMD.value}", f"topic write {ROOT}/+/tickets"]
 
 
 def render_acl(existing: str, gateway_user: str, devices: list[Device]) -> str:
