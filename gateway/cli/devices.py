@@ -31,12 +31,15 @@ def provision_cmd(
     out: Annotated[Path, typer.Option(help="Directory of passwd, acl, devices.json, credentials.jsonl")] = DEFAULT_OUT,
     prefix: Annotated[str | None, typer.Option(help="Device id prefix (default KIND-DISTRICT)")] = None,
     gateway_user: Annotated[str, typer.Option(help="The gateway's broker account")] = "gateway",
+    site: Annotated[str | None, typer.Option(
+        help="An edge site the devices connect to (urbanops edge run): their accounts go to OUT/sites/SITE/, "
+             "and the city broker gets the site bridge's account")] = None,
 ) -> None:
     """Add COUNT devices with their own credentials; earlier devices are kept as they are."""
     try:
         with console.status(f"provisioning {count} {kind.value}(s) in {district}"):
             result = provision(out, kind=kind, district=district, count=count, prefix=prefix,
-                               gateway_user=gateway_user)
+                               gateway_user=gateway_user, site=site)
     except (ProvisionError, TopicError, OSError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
@@ -52,6 +55,9 @@ def provision_cmd(
         f"           acl_file {result.acl.resolve()}\n"
         "A running Mosquitto reloads both on SIGHUP."
     )
+    if site:
+        console.print(f"site {site}: urbanops edge run --extra {(out / 'sites' / site / 'auth.conf').resolve()} "
+                      f"(the site broker's accounts); its bridge logs in to the city as edge-{site}")
 
 
 @app.command("tls-certs")

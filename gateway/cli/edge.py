@@ -45,6 +45,9 @@ def config(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"
 def run(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), port: PortOpt = 1883,
         district: DistrictOpt = None, ca_file: CaOpt = None, extra: ExtraOpt = None,
         vision: Annotated[bool, typer.Option(help="Also run the vision worker on the site's frames.")] = False,
+        local_url: Annotated[str | None, typer.Option(
+            help="How the site's own clients (vision worker, uplink watch) log in to the site broker: "
+                 "mqtt://USER:PW@127.0.0.1:PORT (urbanops devices provision --site makes the account)")] = None,
         ) -> None:
     """Run the site broker (and the vision worker) until SIGTERM; log the uplink's state."""
     from gateway.edge.run import EdgeBroker, UplinkWatch
@@ -53,10 +56,11 @@ def run(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     edge = _site(site, city, state_dir, port, district, ca_file, extra)
     broker = EdgeBroker(edge).start()
-    watch = UplinkWatch(edge).start()
+    local = local_url or f"mqtt://127.0.0.1:{port}"
+    watch = UplinkWatch(edge, local).start()
     worker: subprocess.Popen[bytes] | None = None
     if vision:  # frames from the site broker; observations go up as device events, frames never
-        env = {**os.environ, "URBANOPS_MQTT_URL": f"mqtt://127.0.0.1:{port}"}
+        env = {**os.environ, "URBANOPS_MQTT_URL": local}
         worker = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "vision", "worker",
                                    "--client-id", f"{edge.bridge_name}-vision"], env=env)
     console.print(f"[edge] site {site}: devices on port {port}, bridged to {edge.bridge_name} at the city")

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from gateway.edge.bridge import EdgeSite, mosquitto_conf
 from gateway.local_services import stop_process, wait_for_port
@@ -55,23 +56,27 @@ class UplinkWatch:
     """The bridge's state (Mosquitto's retained ``$SYS/broker/connection/<name>/state``) and the
     local broker's stored-message count (the backlog, roughly), read from the local broker."""
 
-    def __init__(self, site: EdgeSite) -> None:
+    def __init__(self, site: EdgeSite, local_url: str) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.site = site
+        local = urlsplit(local_url)
+        self.host, self.port = local.hostname or "127.0.0.1", local.port or site.port
         self.up: bool | None = None
         self.stored: int | None = None
         self.changes = 0
         self.changed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{site.bridge_name}-watch",
                                   protocol=mqtt.MQTTv5)
+        if local.username:
+            self.client.username_pw_set(unquote(local.username), unquote(local.password or ""))
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.state_topic = f"$SYS/broker/connection/{site.bridge_name}/state"
 
     def start(self) -> UplinkWatch:
-        self.client.connect("127.0.0.1", self.site.port)
+        self.client.connect(self.host, self.port)
         self.client.loop_start()
         return self
 

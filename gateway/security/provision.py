@@ -28,12 +28,13 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from devices.topics import ROOT, Channel, Kind, check_name, device_prefix
+from gateway.security import sites
 
 # Mosquitto 2.0's mosquitto_passwd uses 101 iterations. The passwords made here carry 192
 # random bits, so a slow hash adds no safety, while every CONNECT pays for it on the broker.
@@ -58,6 +59,7 @@ class Device:
     district: str
     kind: str
     created_at: str
+    site: str | None = None  # an edge site's device connects to the site's broker (gateway/edge/)
 
     @property
     def prefix(self) -> str:
@@ -68,12 +70,13 @@ class Device:
 class Credential:
     username: str
     password: str
-    role: str  # "device" or "gateway"
+    role: str  # "device", "gateway", "site" (an edge site's bridge) or "vision" (a site's worker)
     device_id: str | None = None
     district: str | None = None
     kind: str | None = None
     topic_prefix: str | None = None
     created_at: str = ""
+    site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +133,10 @@ def gateway_acl(user: str) -> list[str]:
             f"topic write {ROOT}/+/+/+/{Channel.CMD.value}", f"topic write {ROOT}/+/tickets"]
 
 
-def render_acl(existing: str, gateway_user: str, devices: list[Device]) -> str:
-    """``existing`` with its managed block replaced by one for ``devices``."""
+def render_acl(existing: str, gateway_user: str | None, devices: list[Device],
+               accounts: Iterable[list[str]] = ()) -> str:
+    """``existing`` with its managed block replaced by one for the gateway, ``devices`` and the
+    other ``accounts``' ACL lines."""
     outside: list[str] = []
     inside = False
     for line in existing.splitlines():
@@ -143,7 +148,9 @@ def render_acl(existing: str, gateway_user: str, devices: list[Device]) -> str:
             outside.append(line)
     while outside and not outside[-1].strip():
         outside.pop()
-    block = [BEGIN, *gateway_acl(gateway_user), ""]
+    block = [BEGIN, *(gateway_acl(gateway_user) if gateway_user else []), ""]
+    for account in accounts:
+        block += [*account, ""]
     for device in sorted(devices, key=lambda d: d.device_id):
         block += [*device_acl(device), ""]
     block[-1] = END
@@ -199,10 +206,13 @@ def next_ids(prefix: str, taken: set[str], count: int) -> list[str]:
 
 
 def provision(out: Path, *, kind: Kind | str, district: str, count: int, prefix: str | None = None,
-              gateway_user: str = "gateway", now: datetime | None = None) -> ProvisionResult:
-    """Add ``count`` devices (and the gateway account if missing) to the files in ``out``."""
+              gateway_user: str = "gateway", site: str | None = None, now: datetime | None = None) -> ProvisionResult:
+    """Add ``count`` devices (and the gateway account if missing) to the files in ``out``; with
+    ``site``, the devices belong to that edge site's broker (``gateway.security.sites``)."""
     kind_v = Kind(kind)
     check_name(district, "district")
+    if site is not None:
+        check_name(site, "site")
     if not 1 <= count <= 100_000:
         raise ProvisionError("count must be between 1 and 100000")
     if not _USER_RE.match(gateway_user):
@@ -214,30 +224,57 @@ def provision(out: Path, *, kind: Kind | str, district: str, count: int, prefix:
         passwd_text = passwd_path.read_text() if passwd_path.exists() else ""
         users = passwd_users(passwd_text)
         registry = load_registry(out)
-        ids = next_ids(prefix or f"{kind_v.value}-{district}", users | {d.device_id for d in registry}, count)
-        created: list[Credential] = []
+        site_passwd = sites.site_dir(out, site) / "passwd" if site else None
+        site_text = site_passwd.read_text() if site_passwd and site_passwd.exists() else ""
+        ids = next_ids(prefix or f"{kind_v.value}-{district}",
+                       users | passwd_users(site_text) | {d.device_id for d in registry}, count)
+        city: list[Credential] = []  # accounts on the city broker
+        local: list[Credential] = []  # accounts on the site's broker
         if gateway_user not in users:
-            created.append(Credential(gateway_user, new_password(), "gateway", created_at=stamp))
+            city.append(Credential(gateway_user, new_password(), "gateway", created_at=stamp))
+        if site and sites.bridge_user(site) not in users:
+            city.append(Credential(sites.bridge_user(site), new_password(), "site", created_at=stamp, site=site))
+        if site and sites.vision_user(site) not in passwd_users(site_text):
+            local.append(Credential(sites.vision_user(site), new_password(), "vision", created_at=stamp, site=site))
         for device_id in ids:
-            dev = Device(device_id, district, kind_v.value, stamp)
+            dev = Device(device_id, district, kind_v.value, stamp, site)
             registry.append(dev)
-            created.append(Credential(device_id, new_password(), "device", device_id, district,
-                                      kind_v.value, dev.prefix, stamp))
+            (local if site else city).append(Credential(device_id, new_password(), "device", device_id, district,
+                                                        kind_v.value, dev.prefix, stamp, site))
         existing_acl = acl_path.read_text() if acl_path.exists() else ""
         warnings = []
         if any(line.strip().startswith("pattern ") for line in existing_acl.splitlines()):
             warnings.append(f"{acl_path} has 'pattern' lines: they apply to every user, devices too")
         # Secrets first: a crash after this leaves unused credentials, never unknown passwords.
         with open(_credentials_fd(out / "credentials.jsonl"), "a") as f:
-            for cred in created:
+            for cred in (*city, *local):
                 f.write(json.dumps({k: v for k, v in asdict(cred).items() if v is not None}) + "\n")
-        lines = [passwd_text.rstrip("\n")] if passwd_text.strip() else []
-        lines += [f"{c.username}:{hash_password(c.password)}" for c in created]
-        _write_atomic(passwd_path, "\n".join(lines) + "\n", 0o600)
+        _write_passwd(passwd_path, passwd_text, city)
         _write_atomic(out / "devices.json", json.dumps({"devices": [asdict(d) for d in registry]}, indent=1) + "\n",
                       0o644)
-        _write_atomic(acl_path, render_acl(existing_acl, gateway_user, registry), 0o644)
-    return ProvisionResult(out, created, len(registry), warnings)
+        by_site: dict[str, list[Device]] = {}
+        for d in registry:
+            if d.site:
+                by_site.setdefault(d.site, []).append(d)
+        bridges = [sites.bridge_acl(name, [d.prefix for d in devs], [d.district for d in devs])
+                   for name, devs in sorted(by_site.items())]
+        _write_atomic(acl_path, render_acl(existing_acl, gateway_user, [d for d in registry if not d.site],
+                                           bridges), 0o644)
+        if site and site_passwd is not None:
+            directory = site_passwd.parent
+            directory.mkdir(parents=True, exist_ok=True)
+            _write_passwd(site_passwd, site_text, local)
+            site_acl = directory / "acl"
+            _write_atomic(site_acl, render_acl(site_acl.read_text() if site_acl.exists() else "", None,
+                                               by_site[site], [sites.vision_acl(site)]), 0o644)
+            _write_atomic(directory / "auth.conf", sites.auth_conf(directory), 0o644)
+    return ProvisionResult(out, [*city, *local], len(registry), warnings)
+
+
+def _write_passwd(path: Path, existing: str, new: list[Credential]) -> None:
+    lines = [existing.rstrip("\n")] if existing.strip() else []
+    lines += [f"{c.username}:{hash_password(c.password)}" for c in new]
+    _write_atomic(path, "\n".join(lines) + "\n", 0o600)
 
 
 def _credentials_fd(path: Path) -> int:
