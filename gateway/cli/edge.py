@@ -34,6 +34,18 @@ def _site(site: str, city: str, state_dir: Path, port: int, district: list[str] 
                     ca_file=ca_file, extra=lines)
 
 
+def _check_tcp_retries(path: Path = Path("/proc/sys/net/ipv4/tcp_retries2")) -> None:
+    """A bridge that is still sending never waits for a ping: it learns its uplink died only when
+    TCP gives up retransmitting, ~15 minutes at Linux's default of 15 retries."""
+    try:
+        retries = int(path.read_text())
+    except (OSError, ValueError):
+        return
+    if retries > 8:
+        console.print(f"[yellow][edge] net.ipv4.tcp_retries2 is {retries}: a silently dead uplink is noticed only "
+                      "after minutes; set it to 5 on the site's host (sysctl -w net.ipv4.tcp_retries2=5)[/yellow]")
+
+
 @app.command()
 def config(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), port: PortOpt = 1883,
            district: DistrictOpt = None, ca_file: CaOpt = None, extra: ExtraOpt = None) -> None:
@@ -48,6 +60,8 @@ def run(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), 
         local_url: Annotated[str | None, typer.Option(
             help="How the site's own clients (vision worker, uplink watch) log in to the site broker: "
                  "mqtt://USER:PW@127.0.0.1:PORT (urbanops devices provision --site makes the account)")] = None,
+        metrics_port: Annotated[int | None, typer.Option(
+            help="Serve Prometheus metrics (uplink state, stored messages) on this port.")] = None,
         ) -> None:
     """Run the site broker (and the vision worker) until SIGTERM; log the uplink's state."""
     from gateway.edge.run import EdgeBroker, UplinkWatch
@@ -58,12 +72,19 @@ def run(site: SiteOpt, city: CityOpt, state_dir: StateOpt = Path("edge-state"), 
     broker = EdgeBroker(edge).start()
     local = local_url or f"mqtt://127.0.0.1:{port}"
     watch = UplinkWatch(edge, local).start()
+    if metrics_port is not None:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(watch)
+        start_http_server(metrics_port, registry=registry)
     worker: subprocess.Popen[bytes] | None = None
     if vision:  # frames from the site broker; observations go up as device events, frames never
         env = {**os.environ, "URBANOPS_MQTT_URL": local}
         worker = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "vision", "worker",
                                    "--client-id", f"{edge.bridge_name}-vision"], env=env)
     console.print(f"[edge] site {site}: devices on port {port}, bridged to {edge.bridge_name} at the city")
+    _check_tcp_retries()
     try:
         wait_for_signal(threading.Event())
     finally:

@@ -62,6 +62,7 @@ def mosquitto_conf(site: EdgeSite) -> str:
         "max_inflight_messages 1000",
         "max_packet_size 16777216",
         "persistent_client_expiration 14d",
+        "sys_interval 2",  # the stored-message count (the backlog) every 2 s
         "log_dest stderr",
         "log_type error",
         "log_type warning",

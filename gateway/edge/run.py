@@ -7,9 +7,13 @@ import os
 import pwd
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from gateway.edge.bridge import EdgeSite, mosquitto_conf
 from gateway.local_services import stop_process, wait_for_port
@@ -52,7 +56,7 @@ class EdgeBroker:
         self.proc = None
 
 
-class UplinkWatch:
+class UplinkWatch(Collector):
     """The bridge's state (Mosquitto's retained ``$SYS/broker/connection/<name>/state``) and the
     local broker's stored-message count (the backlog, roughly), read from the local broker."""
 
@@ -83,6 +87,15 @@ class UplinkWatch:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Prometheus: the site's own view (``urbanops edge run --metrics-port``)."""
+        yield GaugeMetricFamily("urbanops_edge_uplink_up", "1 while this site's bridge to the city is connected",
+                                value=1 if self.up else 0)
+        yield GaugeMetricFamily("urbanops_edge_stored_messages",
+                                "Messages the site broker holds (queued for the city while the uplink is down)",
+                                value=self.stored or 0)
+        yield GaugeMetricFamily("urbanops_edge_uplink_changes", "Uplink state changes seen", value=self.changes)
 
     def _on_connect(self, client: Any, *_args: Any) -> None:
         client.subscribe([(self.state_topic, 0), ("$SYS/broker/store/messages/count", 0)])
