@@ -33,7 +33,7 @@ from gateway.bench.e2e_drive import Driver, render_frames
 from gateway.bench.e2e_plan import Plan, build_plan
 from gateway.bench.e2e_score import linker, percentile, score
 from gateway.bench.e2e_watch import Linker, SeenTicket, TicketWatcher
-from gateway.local_services import Mosquitto, Postgres, free_port
+from gateway.local_services import Mosquitto, Postgres, free_port, stop_process
 from gateway.security.auth import Role, create_token
 from gateway.store.migrate import migrate
 
@@ -199,12 +199,7 @@ def run_e2e_bench(duration_s: float = 60.0, drain_s: float = 30.0, vision: bool 
                 result["incidents"][iid].update(st)
             result["stages_p50"] = _stage_summary(stages, plan, result["incidents"])
         finally:
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc, 30)
             broker.stop()
             db.destroy()
     result.update({

@@ -106,8 +106,7 @@ class MqttBus:
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, wait_s: float = 10.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-bus", daemon=True)
-        self._thread.start()
+        self.start_background()
         deadline = time.monotonic() + wait_s
         while not self._connected.wait(0.05):
             if self._auth_error:

@@ -41,7 +41,7 @@ from typing import Any
 
 import psycopg
 
-from devices.topics import ROOT, Kind
+from devices.topics import NAME_RE, ROOT, Kind
 from gateway.ingest.bus import BusConfig, BusStats, Inbound, MqttBus
 from gateway.store.batch import AckToken
 from gateway.store.leases import INGEST_TABLES, PartitionLeases
@@ -49,11 +49,13 @@ from gateway.store.leases import INGEST_TABLES, PartitionLeases
 log = logging.getLogger(__name__)
 
 DECLARE_SQL = "INSERT INTO ingest_leases (partition) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING"
-# Districts that devices were seen in, beyond the pack's, keep their partitions.
+# Districts that devices were seen in, beyond the pack's, keep their partitions (names and kinds
+# as the topic contract allows them).
 DECLARE_SEEN_SQL = """
 INSERT INTO ingest_leases (partition) SELECT DISTINCT district || '/' || kind FROM devices
-WHERE district ~ '^[a-z0-9][a-z0-9_-]{0,63}$' AND kind IN ('drone', 'robot', 'sensor') ON CONFLICT DO NOTHING
+WHERE district ~ %s AND kind = ANY(%s) ON CONFLICT DO NOTHING
 """
+COUNTERS = ("connects", "disconnects", "received", "acked", "stale_acks")
 
 
 def partitions_of(districts: Iterable[str]) -> list[str]:
@@ -115,8 +117,7 @@ class PartitionedBus:
             buses = [*self._buses.values(), self.control]
         total = replace(self._retired, extra={"partitions": sorted(self._buses)})
         for b in buses:
-            for name in ("connects", "disconnects", "received", "acked", "stale_acks"):
-                setattr(total, name, getattr(total, name) + getattr(b.stats, name))
+            _add_counts(total, b.stats)
         total.connected = self.connected
         return total
 
@@ -163,7 +164,7 @@ class PartitionedBus:
                 if conn is None:
                     conn = self._connect()
                     conn.execute(DECLARE_SQL, (self._declared,))
-                    conn.execute(DECLARE_SEEN_SQL)
+                    conn.execute(DECLARE_SEEN_SQL, (NAME_RE.pattern, [k.value for k in Kind]))
                 change = self.leases.refresh(conn, before_release=self._close)
                 self._valid_until = sent + self.leases.ttl_s - self.margin_s
                 self._apply(change.lost, change.gained)
@@ -212,5 +213,9 @@ class PartitionedBus:
             if bus is None:
                 continue
             bus.stop()  # DISCONNECT keeps the session (and what is unacknowledged) for the next owner
-            for name in ("connects", "disconnects", "received", "acked", "stale_acks"):
-                setattr(self._retired, name, getattr(self._retired, name) + getattr(bus.stats, name))
+            _add_counts(self._retired, bus.stats)
+
+
+def _add_counts(total: BusStats, more: BusStats) -> None:
+    for name in COUNTERS:
+        setattr(total, name, getattr(total, name) + getattr(more, name))

@@ -226,15 +226,16 @@ def provision(out: Path, *, kind: Kind | str, district: str, count: int, prefix:
         registry = load_registry(out)
         site_passwd = sites.site_dir(out, site) / "passwd" if site else None
         site_text = site_passwd.read_text() if site_passwd and site_passwd.exists() else ""
+        site_users = passwd_users(site_text)
         ids = next_ids(prefix or f"{kind_v.value}-{district}",
-                       users | passwd_users(site_text) | {d.device_id for d in registry}, count)
+                       users | site_users | {d.device_id for d in registry}, count)
         city: list[Credential] = []  # accounts on the city broker
         local: list[Credential] = []  # accounts on the site's broker
         if gateway_user not in users:
             city.append(Credential(gateway_user, new_password(), "gateway", created_at=stamp))
         if site and sites.bridge_user(site) not in users:
             city.append(Credential(sites.bridge_user(site), new_password(), "site", created_at=stamp, site=site))
-        if site and sites.vision_user(site) not in passwd_users(site_text):
+        if site and sites.vision_user(site) not in site_users:
             local.append(Credential(sites.vision_user(site), new_password(), "vision", created_at=stamp, site=site))
         for device_id in ids:
             dev = Device(device_id, district, kind_v.value, stamp, site)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.local_services import Mosquitto
+from gateway.local_services import Mosquitto, stop_process
 from tests.edge.city_watch import CityWatch
 from tests.ha.hosts import Network, available, private_network
 from tests.helpers import ROOT, scalar, start_gateway, wait_for, wait_gateway_subscribed
@@ -39,11 +39,6 @@ SITE_PORT = 1883
 def network() -> Iterator[Network]:
     with private_network(1) as net:
         yield net
-
-
-def _link_bytes(port: str) -> int:
-    stats = Path(f"/sys/class/net/{port}/statistics")
-    return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
 
 
 def test_a_patrol_at_the_edge_sends_observations_not_frames(network: Network, db_url: str, services_root: Path,
@@ -71,7 +66,7 @@ def test_a_patrol_at_the_edge_sends_observations_not_frames(network: Network, db
                              cwd=ROOT)
         procs.append(counter)
         time.sleep(1.0)  # the counting subscriber is connected
-        before = _link_bytes(host.port)
+        before = host.link_bytes()
         sim = host.popen([sys.executable, "-m", "gateway.cli.main", "simulate", "--sensors", "0", "--robots", "0",
                           "--drones", "1", "--scenario", "drone_survey", "--frame-interval", "1", "--duration",
                           str(PATROL_S), "--truth", str(tmp_path / "truth.jsonl"), "--run-id", tag,
@@ -80,7 +75,7 @@ def test_a_patrol_at_the_edge_sends_observations_not_frames(network: Network, db
         procs.append(sim)
         assert sim.wait(PATROL_S * 4) == 0, (tmp_path / "sim.log").read_text(errors="replace")[-3000:]
         time.sleep(3.0)  # the last detections and the bridge's last round trip
-        uplink = _link_bytes(host.port) - before
+        uplink = host.link_bytes() - before
         raw = frames_file.stat().st_size
         frames_at_city = watch.frames
         planted = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text().splitlines() if line.strip()]
@@ -98,15 +93,9 @@ def test_a_patrol_at_the_edge_sends_observations_not_frames(network: Network, db
         assert set(seen) & set(labels), (seen, labels)
     finally:
         for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc, 30)
         watch.close()
-        gw.terminate()
-        gw.wait(30)
+        stop_process(gw, 30)
         city.stop()
 
 

@@ -25,9 +25,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.local_services import Mosquitto, free_port
+from gateway.local_services import Mosquitto, free_port, stop_process
 from tests.edge.city_watch import CityWatch
-from tests.ha.hosts import Host, Network, available, private_network
+from tests.ha.hosts import Network, available, private_network
 from tests.helpers import ROOT, scalar, scrape, start_gateway, wait_for, wait_gateway_subscribed
 
 UNAVAILABLE = available()
@@ -70,11 +70,6 @@ def _drain(stored: Callable[[], int]) -> tuple[float, int]:
         if surged and gain < 1.5 * RATE:
             break
     return samples[-1][0] - start, samples[-1][1] - first
-
-
-def _link_bytes(host: Host) -> int:
-    stats = Path(f"/sys/class/net/{host.port}/statistics")
-    return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
 
 
 class Site:
@@ -143,12 +138,9 @@ class Site:
         self.host.clean()
         self.host.mend()
         for proc in (self.devices, self.edge):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(30)
+            stop_process(proc, 30)
         self.watch.close()
-        self.gw.terminate()
-        self.gw.wait(30)
+        stop_process(self.gw, 30)
         self.city.stop()
 
 
@@ -167,7 +159,7 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(site: Site) -> 
     watch, uplink_metric, stored = site.watch, site.uplink_metric, site.stored
     site.start_devices(N, 60)
     assert wait_for(lambda: stored() >= 1000, 60, 0.1), "no telemetry reached the city"
-    bytes_before, t_before = _link_bytes(host), time.monotonic()
+    bytes_before, t_before = host.link_bytes(), time.monotonic()
     host.cut()
     cut = time.monotonic()
     at_cut = stored()
@@ -202,7 +194,7 @@ def test_site_uplink_cut_for_a_minute_with_a_site_broker_restart(site: Site) -> 
     assert report["acked"].get("telemetry") == N, report
     assert wait_for(lambda: stored() >= N, 120, 0.25), f"stored {stored()} of {N}"
     time.sleep(1.0)  # late redeliveries would show up as extra rows now
-    uplink = _link_bytes(host) - bytes_before
+    uplink = host.link_bytes() - bytes_before
     elapsed = time.monotonic() - t_before
     total, distinct = site.counts()
     # Per device, stored in the order it sent: the sequence number never goes back.

@@ -57,6 +57,11 @@ class Host:
     def mend(self) -> None:
         _ip("link", "set", self.port, "up")
 
+    def link_bytes(self) -> int:
+        """Bytes that crossed its link, both ways, so far (the bridge side's counters)."""
+        stats = Path(f"/sys/class/net/{self.port}/statistics")
+        return int((stats / "rx_bytes").read_text()) + int((stats / "tx_bytes").read_text())
+
     def pids(self) -> list[int]:
         out = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
