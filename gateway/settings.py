@@ -7,13 +7,17 @@ and pass it (or the parts a component needs) down.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citypack import DEMO_PACK
+
+
+def _off_is_none(value: object) -> object:
+    return None if isinstance(value, str) and value.strip().lower() in ("", "off", "none") else value
 
 
 class Settings(BaseSettings):
@@ -129,6 +133,10 @@ class Settings(BaseSettings):
     triage_backend: str = "learned"  # learned (text model under the rules' policy) | rules | llm
     triage_model: Path | None = None  # pinned model file; None: the registry's active one, else the shipped one
     triage_shadow_model: Path | None = None  # a candidate audited beside the live model, never acted on
+    # Share of the learned model's tickets the duty office reviews, least confident first
+    # (triage/learned/budget.py); "off": the model file's fixed threshold instead.
+    triage_review_budget: Annotated[float | None, BeforeValidator(_off_is_none)] = Field(
+        default=0.20, ge=0.0, le=1.0)
     city_timezone: str | None = None  # None: the city pack's time zone
     pii_salt: str = "urbanops"  # set a secret per deployment: placeholders' hashes link reports, not people
     llm_model: Path | None = None

@@ -44,6 +44,9 @@ class TriageConfig:
     gpu_layers: int = 0  # layers offloaded to a GPU (-1: all) on a GPU triage worker
     seed: int = 0
     city: CityContext | None = None  # the city's SLA and place names (None: the built-in SLA table)
+    # share of model-decided tickets flagged for review, least confident first (None: the
+    # artefact's fixed threshold); see triage/learned/budget.py
+    review_budget: float | None = 0.20
 
 
 @dataclass

@@ -34,6 +34,21 @@ _EN = [
     r"^\s*(please\s+)?(output|respond|reply|return|print)\b",
     r"\bjailbreak\b|\bprompt injection\b|\boverride\b",
     r"[{}]|```|<\|?/?[a-z_]+\|?>",
+    # asking for the system's prompt or data, bribes and claimed authority: aimed at the
+    # system or its staff, they describe nothing on the street
+    r"\b(print|show|reveal|tell|give|send|output|repeat|leak|dump|share)\b.{0,30}\b(your|the|hidden|secret|"
+    r"internal|system|original)\s+(prompts?|instructions|system message|training data|rules|config(uration)?)\b",
+    r"\b(five|5)[- ]star\b.{0,20}\b(rating|review)|\bred packet\b|\b(i'?ll|i will|let me)\s+(pay|tip|bribe)\b",
+    r"\b(as|i am|i'm)\s+(an?|the|your)\s+(urbanops|system|platform)\s+(admin|administrator|developer)\b|"
+    r"\b(as|i am|i'm) the mayor\b",
+    r"\bauthori[sz](e|ing) you\b",
+    # demanded levels and routing: deciding them is the platform's job, not the writer's
+    r"\b(mark|log|classify|classified|flag|treat|escalate|label|tag)\b.{0,20}\b(critical|high priority|"
+    r"low priority|top priority|highest priority|urgent|low|high|severity)\b",
+    r"\b(send|transfer|forward|route|pass|give|dispatch|assign)\s+(this|it|the (report|ticket|case))\s+"
+    r"(directly\s+|straight\s+)?to\s+(the\s+)?(fire|police|emergency|environment|water|transport|housing|"
+    r"urban|traffic|health)",
+    r"\b(already|has been|was)\s+(approved|authori[sz]ed|verified|classified|escalated)\s+((this|it)\s+)?(as|by)\b",
     # our own schema identifiers have no business in a description of the street
     r"\b(fire_rescue|emergency_management|urban_management|water_affairs|ecology_environment|"
     r"public_security|housing_construction|device_ops|road_hazard|air_quality|public_safety|"
@@ -54,6 +69,17 @@ _ZH = [
     r"(工单|事件|警报|告警)(关闭|撤销|删除|取消|关掉|撤了)",
     r"(输出|返回|回复)\s*(JSON|json|以下|如下)",
     r"^\s*请?(输出|返回|回复|回答|打印)",
+    r"(发|给|输出|打印|显示|告诉|泄露|透露|公开|复述|念|贴).{0,10}(提示词|系统提示|隐藏指令|内部指令|训练数据|原始指令|你的设定|你的规则)",
+    r"(转给|转交|转到|派给|交给|移交|派发至|派发给|直接派|派单|转)\s*(给)?\s*(消防|公安|派出所|交通|交警|环保|城管|住建|"
+    r"水务|应急|环境|警察|110|119)",
+    r"(标|标成|标为|按|设置为|设为|改成|写成|定为|列为|算)\s*(critical|high|low|urgent|informational|特急|最高级|最紧急|"
+    r"最高级别|最高优先级|高危)",
+    r"(领导|值班长|值班领导|局长|上级)[^，,。]{0,4}(批示|指示|审批|审核|特批)|系统(通知|更新|升级|公告)",
+    r"五星好评|发红包|给.{0,4}红包|转.{0,4}\d+\s*(块|元)|给你们?转(账|钱)?|塞钱",
+    r"(我是|本人是|我作为)[^，,。]{0,8}(领导|人大代表|政协委员|局长|处长|书记)|"
+    r"(我是|本人是|我作为)(系统|平台)(管理员|开发者|开发人员|维护人员)",
+    r"(提示词|系统提示|隐藏指令|内部指令|训练数据|原始指令)[^，,。]{0,10}(发|给|输出|打印|显示|告诉|泄露|透露|公开|复述|贴)",
+    r"我(儿子|女儿|老公|老婆|爸|妈|亲戚|舅舅|叔叔|朋友|表哥)[^，,。]{0,6}(在|是)[^，,。]{0,10}(派出所|公安|政府|局|领导)",
     r"(新的|最新的?|真正的?)(指令|任务|规则|提示)",
 ]
 _PATTERNS = [re.compile(p, re.IGNORECASE) for p in _EN + _ZH]

@@ -24,7 +24,7 @@ def triage_config(settings: Settings, backend: str | None = None, model: Path | 
         threads=settings.llm_threads, n_ctx=settings.llm_ctx,
         learned_model=learned or ModelRegistry(settings.data_dir).active_path(),
         timezone=ZoneInfo(timezone_name(settings.city_timezone, city.pack)),
-        city=city,
+        city=city, review_budget=settings.triage_review_budget,
     )
 
 

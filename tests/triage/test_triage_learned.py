@@ -103,9 +103,10 @@ def test_an_instruction_next_to_a_report_changes_no_field(learned: LearnedBacken
 
 
 def test_confidence_is_a_probability_and_low_confidence_asks_for_review(learned: LearnedBackend) -> None:
-    threshold = learned.model.review_threshold
-    assert 0.0 < threshold < 1.0
+    assert 0.0 < learned.model.review_threshold < 1.0
+    assert learned.budget is not None  # the default: a review budget (test_triage_budget.py)
     for text in ("嗯", "hello?", "楼上漏水把我家天花板泡了", "The pothole on Shennan Blvd ate my tyre"):
+        threshold = learned.budget.threshold()
         t = learned.assess(incident(citizen(text))).ticket
         assert 0.0 <= t.confidence <= 1.0
         assert t.needs_review == (t.confidence < threshold or any("instruction" in r for r in t.review_reasons))

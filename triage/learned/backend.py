@@ -2,8 +2,9 @@
 
 Per incident the rules run first (signals, thresholds, quarantine, trace); when readable
 report text remains, the model's probabilities go through ``decide`` (the policy), and the
-calibrated probability that the ticket is right becomes ``confidence``; below the artefact's
-review threshold, or when instruction-like text was quarantined, the ticket asks for review.
+calibrated probability that the ticket is right becomes ``confidence``; among the least
+confident share the review budget allows (``budget``; without one, below the artefact's
+threshold), or when instruction-like text was quarantined, the ticket asks for review.
 Devices alone are decided by the rules. The audit row names the model version and sha256 and
 says which part decided what.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from triage import taxonomy as tx
 from triage.backend import RULES_VERSION, BackendConfigError, TriageConfig, TriageResult
+from triage.learned.budget import ReviewBudget
 from triage.learned.decide import Decision, decide
 from triage.learned.features import incident_text, incident_tokens
 from triage.learned.model import DEFAULT_MODEL, ModelFileError, TextModel
@@ -25,18 +27,27 @@ from triage.rules import Assessment, Clock, assess_rules, utc_now
 from triage.ticket import build_ticket
 
 
-def learned_assessment(model: TextModel, incident: Incident, tz: tzinfo = DEFAULT_TZ) -> tuple[Assessment, Decision]:
-    """The rules' assessment with the model's decision folded in (what the ticket is built from)."""
+def learned_assessment(model: TextModel, incident: Incident, tz: tzinfo = DEFAULT_TZ,
+                       budget: ReviewBudget | None = None) -> tuple[Assessment, Decision]:
+    """The rules' assessment with the model's decision folded in (what the ticket is built from).
+
+    ``budget``: the review budget that sets the confidence threshold (None: the artefact's)."""
     rules = assess_rules(incident)
     text = incident_text(incident)
     pred = model.predict(incident_tokens(incident, rules.findings, tz)) if text.has_text else None
     d = decide(rules, pred, quarantined=text.quarantined > 0)
     if d.decided_by == "rules":
+        if budget is not None:
+            budget.observe_rules(flagged=rules.needs_review)
         return dataclasses.replace(rules, trace=[*rules.trace, *d.trace]), d
     confidence = round(model.review_probability(d.features), 3)
     reasons = [r for r in rules.review_reasons if "instruction-like" in r]
-    if confidence < model.review_threshold:
-        reasons.append(f"model confidence {confidence:.2f} below {model.review_threshold:.2f}")
+    if budget is not None:
+        low, threshold = budget.decide(confidence, forced=bool(reasons))
+    else:
+        low, threshold = confidence < model.review_threshold, model.review_threshold
+    if low:
+        reasons.append(f"model confidence {confidence:.2f} below {threshold:.2f}")
     rules_said = f"rules alone: {rules.category.value}/{rules.severity.value}/{rules.agency.value}"
     multi = d.agency.value == "emergency_management"
     sources = len({s.obs_index for s in rules.findings.signals if s.category is d.category}) or 1
@@ -63,11 +74,13 @@ class LearnedBackend:
         self._clock = clock
         self._tz = config.timezone
         self._city = config.city
+        self.budget = (ReviewBudget(config.review_budget, self.model.review_threshold)
+                       if config.review_budget is not None else None)
 
     def assess(self, incident: Incident) -> TriageResult:
         start = time.perf_counter()
         now: datetime = self._clock()
-        a, d = learned_assessment(self.model, incident, self._tz)
+        a, d = learned_assessment(self.model, incident, self._tz, self.budget)
         label = f"{self.model.version}+{RULES_VERSION}" if d.decided_by == "model" else RULES_VERSION
         info = TriageInfo(backend="learned" if d.decided_by == "model" else "rules", model=label, latency_ms=0.0)
         ticket = build_ticket(incident, a, info, now, city=self._city)
